@@ -1,0 +1,57 @@
+# The two commands that matter are first: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_PYTHON ?= 3.11
+PYTEST_ARGS ?=
+PACKAGES := workflow_core service_kit wfb_sidecar wfb_cli orchestrator function_runner admin_api builder_bff
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: install ## install everything and run the whole platform locally (embedded mode)
+	$(UV) run --frozen wfb dev
+
+.PHONY: test
+test: install services ## install what the tests need, then lint, type-check and test
+	$(MAKE) lint typecheck
+	$(MAKE) pytest
+
+.PHONY: install
+install: uv ## install the Python workspace (and the UI build, once it exists)
+	$(UV) sync --frozen --all-packages
+
+.PHONY: uv
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
+		(echo "installing uv with pip"; python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv)
+
+.PHONY: services
+services: ## make sure PostgreSQL and Redis run on loopback (starts or installs them)
+	@.ci/ensure-services
+
+.PHONY: lint
+lint: ## ruff lint and format check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+.PHONY: typecheck
+typecheck: ## mypy (strict for libs/)
+	$(UV) run --frozen mypy $(foreach p,$(PACKAGES),-p $(p))
+
+.PHONY: pytest
+pytest: ## run the test suite (PYTEST_ARGS=... to pass options)
+	set -a; [ -f .ci/.test-env ] && . .ci/.test-env; set +a; \
+	$(UV) run --frozen pytest $(PYTEST_ARGS); code=$$?; \
+	if [ $$code -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$code
+
+.PHONY: format
+format: ## apply ruff formatting and autofixes
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+.PHONY: clean
+clean: ## remove local data and caches
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

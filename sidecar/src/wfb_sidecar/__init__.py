@@ -1,0 +1,1 @@
+"""Local Dapr-compatible sidecar for embedded mode (see DESIGN.md §2)."""
