@@ -1,0 +1,1 @@
+"""Executors: how a registry function runs (builtin handler, OCI container, HTTP webhook)."""
