@@ -17,6 +17,7 @@ Credential values never appear in messages: errors name the missing *keys* only.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -104,8 +105,8 @@ class Vendor:
         if response.is_success:
             return response
         if on_error is not None and (special := on_error(response)) is not None:
-            raise special
-        raise self.error(response, message)
+            raise scrub(special, ctx)
+        raise scrub(self.error(response, message), ctx)
 
     def error(
         self, response: httpx.Response, message: Callable[[Any], str | None] | None = None
@@ -133,6 +134,21 @@ class Vendor:
                 code="upstream",
                 retryable=True,
             ) from None
+
+
+def scrub(error: FunctionError, ctx: ExecutionContext) -> FunctionError:
+    """Remove credential values an API may echo back (e.g. "Invalid API key: sk-...")."""
+    secrets = [v for v in ctx.credentials.values() if v and len(v) >= 4]
+    for value in secrets:
+        error.message = error.message.replace(value, "***")
+    error.args = (error.message,)
+    if isinstance(error.details, dict) and secrets:
+        text = json.dumps(error.details)
+        if any(value in text for value in secrets):
+            for value in secrets:
+                text = text.replace(json.dumps(value)[1:-1], "***")
+            error.details = json.loads(text)
+    return error
 
 
 def status_code_error(status: int) -> tuple[ErrorCode, bool]:
@@ -173,10 +189,13 @@ def api_message(body: Any) -> str | None:
         parts = []
         for item in errors[:5]:
             if isinstance(item, dict):
-                parts.append(str(item.get("long_message") or item.get("message") or item))
+                described = " ".join(str(item[k]) for k in ("field", "code") if item.get(k))
+                parts.append(str(item.get("long_message") or item.get("message") or described))
             else:
                 parts.append(str(item))
-        return "; ".join(parts)
+        joined = "; ".join(p for p in parts if p)
+        summary = body.get("message")
+        return f"{summary}: {joined}" if summary and joined else str(summary or joined)
     detail = body.get("detail")
     if isinstance(detail, list) and detail:
         return "; ".join(
