@@ -14,6 +14,7 @@ from sqlalchemy import delete
 
 from function_runner import __version__
 from function_runner.builtins.base import load_builtins
+from function_runner.builtins.system.db import dispose_engines
 from function_runner.credentials.endpoints import rotation_router
 from function_runner.credentials.endpoints import router as credentials_router
 from function_runner.credentials.keys import load_keyring
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runtime.aclose()
+            await dispose_engines()
             await engine.dispose()
 
     return build_app(
