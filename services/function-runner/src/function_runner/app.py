@@ -66,7 +66,7 @@ async def build_runtime(app: FastAPI, settings: Settings) -> Runtime:
             default_timeout=settings.http_default_timeout_seconds,
             max_response_bytes=settings.http_max_response_bytes,
         ),
-        limiter=ConcurrencyLimiter(redis),
+        limiter=ConcurrencyLimiter(redis, settings.redis_key_prefix),
         credential_store=credential_store,
         credentials=CredentialResolver(
             secret_store, credential_store, sessions, settings.secret_key_template

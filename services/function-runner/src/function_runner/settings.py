@@ -36,6 +36,7 @@ class Settings(ServiceSettings):
     the ``dapr-api-token`` header: only the sidecar may call the service."""
     redis_url: str | None = None
     """Redis for ``max_concurrency`` across replicas; unset: per-process limits."""
+    redis_key_prefix: str = "function-runner"
 
     # --- execution limits ---
     max_request_bytes: int = 5 * 1024 * 1024

@@ -42,7 +42,9 @@ class Outcome:
 
 class ExecuteService:
     def __init__(self, runtime: Runtime) -> None:
+        """One instance per request."""
         self.rt = runtime
+        self._secrets: list[str] = []
 
     async def function_for(self, request: ExecuteRequest) -> FunctionRecord:
         slug = request.function_slug
@@ -169,6 +171,7 @@ class ExecuteService:
                         for group in (request.integrations or {}).values()
                     ],
                 )
+                self._secrets = secrets
                 ctx = ExecutionContext(
                     execution_id=request.execution_id,
                     workflow_id=request.workflow_id,
@@ -296,13 +299,14 @@ class ExecuteService:
             await asyncio.sleep(delay)
 
     def _internal(self, function: FunctionRecord, exc: Exception) -> Outcome:
-        """An unexpected exception: logged (traceback text redacted later by the caller's
-        secrets, here by message only) and reported as code ``internal``."""
+        """An unexpected exception: logged with its traceback (secrets redacted) and
+        reported as code ``internal``."""
+        trace_text = redact_text("".join(traceback.format_exception(exc))[-4000:], self._secrets)
         _log.error(
             "function %s raised %s",
             function.slug,
             type(exc).__name__,
-            extra={"traceback": "".join(traceback.format_exception(exc))[-4000:]},
+            extra={"traceback": trace_text},
         )
         return Outcome(error=FunctionError(f"{type(exc).__name__}: {exc}", code="internal"))
 
