@@ -31,6 +31,15 @@ _log = logging.getLogger("function_runner.execute")
 _tracer = trace.get_tracer("function_runner.execute")
 
 
+class StepLogAdapter(logging.LoggerAdapter[logging.Logger]):
+    """``ctx.log``: keeps the caller's ``extra`` (the stock adapter replaces it) and adds
+    the node name; the ids come from the bound log context."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+
 @dataclass
 class Outcome:
     data: Any = None
@@ -183,7 +192,10 @@ class ExecuteService:
                     http=self.rt.http,
                     safe_http=self.rt.safe_http,
                     settings=self.rt.settings,
-                    log=logging.LoggerAdapter(logging.getLogger(f"function.{function.slug}")),
+                    log=StepLogAdapter(
+                        logging.getLogger(f"function.{function.slug}"),
+                        {"node_name": request.node_name},
+                    ),
                     node_outputs=request.node_outputs,
                     tenant_id=tenant,
                     idempotency_key=request.idempotency_key,

@@ -50,7 +50,7 @@ def as_bytes(value: Any) -> bytes:
 )
 async def log(input: dict[str, Any], ctx: ExecutionContext) -> Any:
     level = input.get("level", "info")
-    extra: dict[str, Any] = {"node_name": ctx.node_name, "user_log": True}
+    extra: dict[str, Any] = {"user_log": True}
     if "data" in input:
         extra["data"] = input["data"]
     ctx.log.log(LEVELS[level], input["message"], extra=extra)
