@@ -18,7 +18,7 @@ import importlib.util
 import logging
 import pkgutil
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
@@ -85,6 +85,13 @@ class ExecutionContext:
     """SSRF-guarded client for user-supplied URLs."""
     settings: Settings
     log: logging.LoggerAdapter[logging.Logger]
+    # Additions (defaulted, so positional/keyword construction above stays valid):
+    node_outputs: Mapping[str, Any] = field(default_factory=dict)
+    """Outputs of upstream nodes as sent with the run (``node_outputs`` of ``/execute``)."""
+    tenant_id: str | None = None
+    idempotency_key: str | None = None
+    """Stable across retries of one step: send it as ``Idempotency-Key`` to APIs that take
+    one."""
 
 
 class FunctionError(Exception):

@@ -1,1 +1,2 @@
-"""Executors: how a registry function runs (builtin handler, OCI container, HTTP webhook)."""
+"""Executors other than builtin handlers: HTTP webhooks (:mod:`.http`) and OCI containers
+as Kubernetes Jobs (:mod:`.oci`)."""
