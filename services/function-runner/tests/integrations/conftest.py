@@ -66,6 +66,7 @@ async def make_ctx(vendor_settings: Settings) -> AsyncIterator[Callable[..., Exe
             timeout: float = 30.0,
             attempt: int = 1,
             execution_id: str | None = None,
+            idempotency_key: str | None = None,
             settings: Settings | None = None,
         ) -> ExecutionContext:
             return ExecutionContext(
@@ -80,6 +81,7 @@ async def make_ctx(vendor_settings: Settings) -> AsyncIterator[Callable[..., Exe
                 safe_http=None,  # type: ignore[arg-type]  # integrations call fixed API hosts
                 settings=settings or vendor_settings,
                 log=logging.LoggerAdapter(logging.getLogger("test.integrations")),
+                idempotency_key=idempotency_key,
             )
 
         yield make

@@ -739,6 +739,14 @@ async def test_idempotency_key_is_stable_across_attempts(make_ctx: CTX, recorder
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
 
 
+async def test_the_callers_idempotency_key_is_the_base(make_ctx: CTX, recorder: Any) -> None:
+    ctx = make_ctx(creds("stripe"), idempotency_key="run-5:charge")
+    await call("stripe/create-customer", {"email": "k@example.com"}, ctx)
+    assert (
+        recorder.last("stripe").headers["idempotency-key"] == "run-5:charge-stripe-create-customer"
+    )
+
+
 async def test_a_retried_stripe_create_returns_the_same_customer(make_ctx: CTX) -> None:
     input = {"email": "retry@example.com"}
     one = await call(

@@ -278,8 +278,10 @@ def _excerpt(response: httpx.Response) -> str:
 
 def idempotency_key(ctx: ExecutionContext, slug: str, step: str = "") -> str:
     """The same for every retry of one node of one execution: a repeated call is a no-op
-    at APIs that honour ``Idempotency-Key`` (activities are at-least-once)."""
-    return f"wfb-{ctx.execution_id}-{ctx.node_id}-{slug.replace('/', '-')}{step}"[:255]
+    at APIs that honour ``Idempotency-Key`` (activities are at-least-once). Built on the
+    step's own key when the caller sent one, else on the execution and node ids."""
+    base = ctx.idempotency_key or f"wfb-{ctx.execution_id}-{ctx.node_id}"
+    return f"{base}-{slug.replace('/', '-')}{step}"[:255]
 
 
 def string_list(value: Any) -> list[str]:
