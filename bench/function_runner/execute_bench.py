@@ -90,7 +90,7 @@ async def main() -> None:
             "WFB_LOG_LEVEL": "WARNING",
             "FUNCTION_RUNNER_USE_SECRET_STORE": "false",
         }
-        proc = subprocess.Popen([sys.executable, "-m", "function_runner"], env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "function_runner"], env=env)  # noqa: ASYNC220 - started once, before measuring
         base = f"http://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=base) as client:

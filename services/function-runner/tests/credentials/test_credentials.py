@@ -172,3 +172,25 @@ class TestResolutionOrder:
             assert "/v1.0/secrets/secretstore/integration-github" in paths
         for secret in ("from-store-key", "from-db-key", "from-run-token", "from-db-token"):
             assert secret not in caplog.text
+
+
+class TestReencryptCommand:
+    async def test_command_reencrypts_with_the_active_key(
+        self, app_factory: Any, sqlite_url: str, tmp_path: Any
+    ) -> None:
+        from function_runner.__main__ import reencrypt_credentials
+        from function_runner.settings import Settings
+
+        old = {"k1": generate_key()}
+        async with app_factory(sqlite_url, credential_keys=old) as api:
+            await api.client.post(
+                "/credentials",
+                json={"integration_type": "x", "values": {"apiKey": SECRET}},
+                headers=T1,
+            )
+        keys = {**old, "k2": generate_key()}
+        settings = Settings(
+            database_url=sqlite_url, data_dir=tmp_path, credential_keys=keys, use_secret_store=False
+        )
+        assert await reencrypt_credentials(settings) == 1
+        assert await reencrypt_credentials(settings) == 0
