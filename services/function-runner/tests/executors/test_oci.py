@@ -215,6 +215,18 @@ class TestHappyPath:
         assert kube.requests == []
 
 
+async def test_the_trace_context_reaches_the_container(kube: Any, make_ctx: CTX) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    kube.scenario = succeed_with('{"ok": 1}\n')
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("execute") as span:
+        result = await run_oci_function(function(), {}, make_ctx())
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    env = env_of(kube.get("jobs", NS, result.job_name))
+    assert env["TRACEPARENT"].split("-")[1] == trace_id
+
+
 class TestReattach:
     async def _create_existing(self, kube: Any, ctx: ExecutionContext) -> dict[str, Any]:
         run = RunIdentity("exec-1234", "wf-42", "resize-image", "Resize Image", 1)

@@ -39,6 +39,7 @@ import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.config.config_exception import ConfigException
+from opentelemetry import propagate
 
 from function_runner.builtins.base import (
     ErrorCode,
@@ -77,12 +78,15 @@ async def run_oci_function(
     function: FunctionRecord, input: dict[str, Any], ctx: ExecutionContext
 ) -> OciResult:
     """Run ``function``'s image once with ``input`` as a Kubernetes Job; see the module doc."""
+    trace: dict[str, str] = {}
+    propagate.inject(trace)
     run = RunIdentity(
         execution_id=ctx.execution_id,
         workflow_id=ctx.workflow_id,
         node_id=ctx.node_id,
         node_name=ctx.node_name,
         attempt=ctx.attempt,
+        trace=trace,
     )
     plan = build_plan(function, input, run, ctx.credentials, ctx.settings)
     async with open_api_client(ctx.settings) as api:

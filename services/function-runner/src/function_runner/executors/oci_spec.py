@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -36,7 +36,17 @@ RUN_LABEL = f"{LABEL_PREFIX}/run"
 INPUT_FILE_PATH = "/var/run/workflow-builder/input/input.json"
 INPUT_SECRET_KEY = "input.json"  # noqa: S105 - a key name, not a secret
 RESERVED_ENV = frozenset(
-    {"INPUT", "INPUT_FILE", "EXECUTION_ID", "WORKFLOW_ID", "NODE_ID", "NODE_NAME", "ATTEMPT"}
+    {
+        "INPUT",
+        "INPUT_FILE",
+        "EXECUTION_ID",
+        "WORKFLOW_ID",
+        "NODE_ID",
+        "NODE_NAME",
+        "ATTEMPT",
+        "TRACEPARENT",
+        "TRACESTATE",
+    }
 )
 
 MAX_INLINE_INPUT_BYTES = 64 * 1024
@@ -59,6 +69,9 @@ class RunIdentity:
     node_id: str
     node_name: str
     attempt: int
+    trace: Mapping[str, str] = field(default_factory=dict)
+    """W3C trace context of the calling span (``traceparent``/``tracestate``), handed to
+    the container as ``TRACEPARENT``/``TRACESTATE`` so its spans join the trace."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +329,11 @@ def _env(
         {"name": "NODE_NAME", "value": run.node_name},
         {"name": "ATTEMPT", "value": str(run.attempt)},
         {"name": "HOME", "value": "/tmp"},  # noqa: S108 - the only writable place
+    ]
+    env += [
+        {"name": key.upper(), "value": value}
+        for key, value in run.trace.items()
+        if key in ("traceparent", "tracestate")
     ]
     return env
 
