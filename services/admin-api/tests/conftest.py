@@ -317,3 +317,116 @@ __all__ = [
     "asyncio",
     "simple_definition",
 ]
+
+
+# --- the routes guarded by the permission matrix ------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardedRoute:
+    method: str
+    path: str
+    action: Any
+    resource: str
+    param: str
+    has_body: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def guarded_routes() -> list[GuardedRoute]:
+    """Every route whose access is decided by ``Authorize``, read from the app itself."""
+    from fastapi.routing import APIRoute
+
+    from admin_api.tenancy.access import Authorize
+
+    found = []
+    for route in all_routes():
+        if not isinstance(route, APIRoute):
+            continue
+        stack = list(route.dependant.dependencies)
+        guard = None
+        while stack:
+            dep = stack.pop()
+            if isinstance(dep.call, Authorize):
+                guard = dep.call
+            stack.extend(dep.dependencies)
+        if guard is None:
+            continue
+        for method in sorted(route.methods):
+            found.append(
+                GuardedRoute(method, route.path, guard.action, guard.resource, guard.param, route.body_field is not None)
+            )
+    return sorted(found, key=lambda r: (r.path, r.method))
+
+
+def all_routes() -> list[Any]:
+    from admin_api.app import ROUTERS
+
+    return [route for router in ROUTERS for route in router.routes]
+
+
+ROLES = ("viewer", "editor", "admin", "owner")
+
+
+@dataclass
+class World:
+    """One tenant with a user per role (company-level memberships), a deployed workflow,
+    an admin API key in the project, a pending invitation and a victim member."""
+
+    headers: dict[str, dict[str, str]]
+    company: str
+    organization: str
+    project: str
+    workflow: str
+    key_id: str
+    invitation: str
+    victim: str
+    names: list[str]
+
+
+_worlds: dict[str, World] = {}
+
+
+async def world_for(api: Api) -> World:
+    if api.service.url in _worlds:
+        return _worlds[api.service.url]
+    owner = await api.user("owner")
+    t = await api.tenancy(owner)
+    headers = {"owner": owner.headers}
+    for role in ("viewer", "editor", "admin"):
+        headers[role] = (await api.member(owner, "company", t.company, role, role)).headers
+    wf = await api.workflow(owner, t.project)
+    assert (await owner.post(f"/api/v1/workflows/{wf['id']}/deploy", json={})).status_code == 200
+    key = await owner.post(f"/api/v1/projects/{t.project}/api-keys", json={"name": "ci", "role": "admin"})
+    headers["api_key"] = {"authorization": f"Bearer {key.json()['key']}"}
+    inv = await owner.post(f"/api/v1/projects/{t.project}/invitations", json={"email": "someone@example.com"})
+    victim = await api.user("victim")
+    for plural, scope_id in (("companies", t.company), ("organizations", t.organization), ("projects", t.project)):
+        r = await owner.post(f"/api/v1/{plural}/{scope_id}/members", json={"userId": victim.id, "role": "viewer"})
+        assert r.status_code == 201, r.text
+    names = [wf["name"]]
+    world = World(headers, t.company, t.organization, t.project, wf["id"], key.json()["id"], inv.json()["id"], victim.id, names)
+    _worlds[api.service.url] = world
+    return world
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def world_ids(world: World) -> dict[str, str]:
+    return {
+        "companyId": world.company,
+        "organizationId": world.organization,
+        "projectId": world.project,
+        "workflowId": world.workflow,
+        "keyId": world.key_id,
+        "invitationId": world.invitation,
+        "userId": world.victim,
+        "number": "1",
+    }
