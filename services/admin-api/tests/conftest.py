@@ -430,3 +430,19 @@ def world_ids(world: World) -> dict[str, str]:
         "userId": world.victim,
         "number": "1",
     }
+
+
+@contextmanager
+def fresh_service(
+    backend: str, tmp: Path, orchestrator_url: str = "", **overrides: Any
+) -> Iterator[Service]:
+    """A brand-new install (empty database) with its own settings."""
+    with database(backend, tmp) as url:
+        settings = make_settings(url, tmp, orchestrator_url, **overrides)
+        with serve(create_app(settings)) as base:
+            yield Service(base, backend, settings)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
