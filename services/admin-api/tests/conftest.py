@@ -357,7 +357,14 @@ def guarded_routes() -> list[GuardedRoute]:
             continue
         for method in sorted(route.methods):
             found.append(
-                GuardedRoute(method, route.path, guard.action, guard.resource, guard.param, route.body_field is not None)
+                GuardedRoute(
+                    method,
+                    route.path,
+                    guard.action,
+                    guard.resource,
+                    guard.param,
+                    route.body_field is not None,
+                )
             )
     return sorted(found, key=lambda r: (r.path, r.method))
 
@@ -400,15 +407,35 @@ async def world_for(api: Api) -> World:
         headers[role] = (await api.member(owner, "company", t.company, role, role)).headers
     wf = await api.workflow(owner, t.project)
     assert (await owner.post(f"/api/v1/workflows/{wf['id']}/deploy", json={})).status_code == 200
-    key = await owner.post(f"/api/v1/projects/{t.project}/api-keys", json={"name": "ci", "role": "admin"})
+    key = await owner.post(
+        f"/api/v1/projects/{t.project}/api-keys", json={"name": "ci", "role": "admin"}
+    )
     headers["api_key"] = {"authorization": f"Bearer {key.json()['key']}"}
-    inv = await owner.post(f"/api/v1/projects/{t.project}/invitations", json={"email": "someone@example.com"})
+    inv = await owner.post(
+        f"/api/v1/projects/{t.project}/invitations", json={"email": "someone@example.com"}
+    )
     victim = await api.user("victim")
-    for plural, scope_id in (("companies", t.company), ("organizations", t.organization), ("projects", t.project)):
-        r = await owner.post(f"/api/v1/{plural}/{scope_id}/members", json={"userId": victim.id, "role": "viewer"})
+    for plural, scope_id in (
+        ("companies", t.company),
+        ("organizations", t.organization),
+        ("projects", t.project),
+    ):
+        r = await owner.post(
+            f"/api/v1/{plural}/{scope_id}/members", json={"userId": victim.id, "role": "viewer"}
+        )
         assert r.status_code == 201, r.text
     names = [wf["name"]]
-    world = World(headers, t.company, t.organization, t.project, wf["id"], key.json()["id"], inv.json()["id"], victim.id, names)
+    world = World(
+        headers,
+        t.company,
+        t.organization,
+        t.project,
+        wf["id"],
+        key.json()["id"],
+        inv.json()["id"],
+        victim.id,
+        names,
+    )
     _worlds[api.service.url] = world
     return world
 

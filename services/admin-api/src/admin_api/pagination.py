@@ -82,7 +82,8 @@ def keyset(
 
 
 def _coerce(column: InstrumentedAttribute[Any], value: Any) -> Any:
-    python_type = column.type.python_type if hasattr(column.type, "python_type") else None
+    sql_type = column.type
+    python_type = getattr(getattr(sql_type, "impl", sql_type), "python_type", None)
     try:
         if python_type is datetime and isinstance(value, str):
             return datetime.fromisoformat(value)

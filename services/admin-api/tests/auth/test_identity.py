@@ -27,7 +27,9 @@ async def register(http: httpx.AsyncClient, email: str, password: str = PASSWORD
 
 
 class TestBootstrap:
-    async def test_first_user_owns_a_default_tenant_and_the_second_does_not(self, db_backend: str, tmp_path: Path) -> None:
+    async def test_first_user_owns_a_default_tenant_and_the_second_does_not(
+        self, db_backend: str, tmp_path: Path
+    ) -> None:
         with fresh_service(db_backend, tmp_path) as svc:
             async with httpx.AsyncClient(base_url=svc.url) as http:
                 first = await register(http, "first@example.com")
@@ -35,14 +37,29 @@ class TestBootstrap:
                 assert first.status_code == 201 and second.status_code == 201
                 project = first.json()["defaultProjectId"]
                 assert project and second.json()["defaultProjectId"] is None
-                tokens = (await http.post("/api/v1/auth/login", json={"email": "first@example.com", "password": PASSWORD})).json()
+                tokens = (
+                    await http.post(
+                        "/api/v1/auth/login",
+                        json={"email": "first@example.com", "password": PASSWORD},
+                    )
+                ).json()
                 auth = {"authorization": f"Bearer {tokens['accessToken']}"}
                 me = (await http.get("/api/v1/auth/me", headers=auth)).json()
-                assert {(m["scopeType"], m["role"]) for m in me["memberships"]} == {("company", "owner")}
+                assert {(m["scopeType"], m["role"]) for m in me["memberships"]} == {
+                    ("company", "owner")
+                }
                 projects = (await http.get("/api/v1/projects", headers=auth)).json()["items"]
                 assert [p["id"] for p in projects] == [project] and projects[0]["slug"] == "default"
-                other = (await http.post("/api/v1/auth/login", json={"email": "second@example.com", "password": PASSWORD})).json()
-                r = await http.get(f"/api/v1/projects/{project}", headers={"authorization": f"Bearer {other['accessToken']}"})
+                other = (
+                    await http.post(
+                        "/api/v1/auth/login",
+                        json={"email": "second@example.com", "password": PASSWORD},
+                    )
+                ).json()
+                r = await http.get(
+                    f"/api/v1/projects/{project}",
+                    headers={"authorization": f"Bearer {other['accessToken']}"},
+                )
                 assert r.status_code == 404
 
 
@@ -64,21 +81,31 @@ class TestRegisterAndLogin:
         user = await api.user()
         engine = create_engine(sync_url(api.service.settings.resolved_database_url()))
         with engine.connect() as conn:
-            stored = conn.execute(text("SELECT password_hash FROM users WHERE id = :id"), {"id": user.id}).scalar_one()
+            stored = conn.execute(
+                text("SELECT password_hash FROM users WHERE id = :id"), {"id": user.id}
+            ).scalar_one()
         engine.dispose()
         assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
     async def test_wrong_password_and_unknown_account_look_the_same(self, api: Api) -> None:
         user = await api.user()
-        wrong = await api.http.post("/api/v1/auth/login", json={"email": user.email, "password": "nope nope nope"})
-        unknown = await api.http.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x" * 12})
+        wrong = await api.http.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": "nope nope nope"}
+        )
+        unknown = await api.http.post(
+            "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x" * 12}
+        )
         assert wrong.status_code == unknown.status_code == 401
         assert wrong.json()["detail"] == unknown.json()["detail"]
 
     async def test_login_events_are_audited(self, api: Api) -> None:
         user = await api.user()
-        await api.http.post("/api/v1/auth/login", json={"email": user.email, "password": "wrong password"})
-        events = (await user.get("/api/v1/auth/events", params={"action": "auth.login"})).json()["items"]
+        await api.http.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": "wrong password"}
+        )
+        events = (await user.get("/api/v1/auth/events", params={"action": "auth.login"})).json()[
+            "items"
+        ]
         assert [e["success"] for e in events] == [False, True]
         assert events[0]["detail"]["reason"] == "bad credentials" and events[0]["ip"] == "127.0.0.1"
 
@@ -89,24 +116,47 @@ class TestSignInProtection:
             async with httpx.AsyncClient(base_url=svc.url) as http:
                 await register(http, "lock@example.com")
                 for _ in range(3):
-                    r = await http.post("/api/v1/auth/login", json={"email": "lock@example.com", "password": "wrong password"})
+                    r = await http.post(
+                        "/api/v1/auth/login",
+                        json={"email": "lock@example.com", "password": "wrong password"},
+                    )
                     assert r.status_code == 401
-                locked = await http.post("/api/v1/auth/login", json={"email": "lock@example.com", "password": PASSWORD})
+                locked = await http.post(
+                    "/api/v1/auth/login", json={"email": "lock@example.com", "password": PASSWORD}
+                )
                 assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 500
 
     async def test_per_account_and_per_ip_limits(self, tmp_path: Path) -> None:
-        with fresh_service("sqlite", tmp_path, login_limit_per_account=2, login_limit_per_ip=5,
-                           register_limit_per_ip=3, lockout_threshold=100) as svc:
+        with fresh_service(
+            "sqlite",
+            tmp_path,
+            login_limit_per_account=2,
+            login_limit_per_ip=5,
+            register_limit_per_ip=3,
+            lockout_threshold=100,
+        ) as svc:
             async with httpx.AsyncClient(base_url=svc.url) as http:
-                statuses = [(await register(http, f"r{i}@example.com")).status_code for i in range(4)]
+                statuses = [
+                    (await register(http, f"r{i}@example.com")).status_code for i in range(4)
+                ]
                 assert statuses == [201, 201, 201, 429]
                 account = [
-                    (await http.post("/api/v1/auth/login", json={"email": "r0@example.com", "password": "bad password"})).status_code
+                    (
+                        await http.post(
+                            "/api/v1/auth/login",
+                            json={"email": "r0@example.com", "password": "bad password"},
+                        )
+                    ).status_code
                     for _ in range(3)
                 ]
                 assert account == [401, 401, 429]
                 others = [
-                    (await http.post("/api/v1/auth/login", json={"email": f"x{i}@example.com", "password": "bad password"})).status_code
+                    (
+                        await http.post(
+                            "/api/v1/auth/login",
+                            json={"email": f"x{i}@example.com", "password": "bad password"},
+                        )
+                    ).status_code
                     for i in range(3)
                 ]
                 assert others == [401, 401, 429]  # 5 attempts from this address in the window
@@ -116,7 +166,12 @@ class TestSignInProtection:
         a = RedisRateLimiter.from_url("redis://127.0.0.1:6379/0", prefix)
         b = RedisRateLimiter.from_url("redis://127.0.0.1:6379/0", prefix)
         try:
-            hits = [await a.hit("k", 3, 60), await b.hit("k", 3, 60), await a.hit("k", 3, 60), await b.hit("k", 3, 60)]
+            hits = [
+                await a.hit("k", 3, 60),
+                await b.hit("k", 3, 60),
+                await a.hit("k", 3, 60),
+                await b.hit("k", 3, 60),
+            ]
             assert [h.allowed for h in hits] == [True, True, True, False]
             assert 0 < hits[-1].retry_after_s <= 60
             await a.reset("k")
@@ -135,24 +190,40 @@ class TestSignInProtection:
 
 
 class TestSigningKeys:
-    async def test_rotation_keeps_old_tokens_valid_and_publishes_both_keys(self, db_backend: str, tmp_path: Path) -> None:
+    async def test_rotation_keeps_old_tokens_valid_and_publishes_both_keys(
+        self, db_backend: str, tmp_path: Path
+    ) -> None:
         with database(db_backend, tmp_path) as db:
             settings = make_settings(db, tmp_path, "")
             with serve(create_app(settings)) as url:
                 async with httpx.AsyncClient(base_url=url) as http:
                     await register(http, "rot@example.com")
-                    old = (await http.post("/api/v1/auth/login", json={"email": "rot@example.com", "password": PASSWORD})).json()
+                    old = (
+                        await http.post(
+                            "/api/v1/auth/login",
+                            json={"email": "rot@example.com", "password": PASSWORD},
+                        )
+                    ).json()
             rotate_key_file(settings)  # the embedded-mode CLI: admin-api rotate-signing-key
             assert len(list(tmp_path.glob("admin-api/jwt-signing-key.pem.retired-*"))) == 1
             with serve(create_app(settings)) as url:
                 async with httpx.AsyncClient(base_url=url) as http:
-                    kids = [k["kid"] for k in (await http.get("/.well-known/jwks.json")).json()["keys"]]
-                    new = (await http.post("/api/v1/auth/login", json={"email": "rot@example.com", "password": PASSWORD})).json()
+                    kids = [
+                        k["kid"] for k in (await http.get("/.well-known/jwks.json")).json()["keys"]
+                    ]
+                    new = (
+                        await http.post(
+                            "/api/v1/auth/login",
+                            json={"email": "rot@example.com", "password": PASSWORD},
+                        )
+                    ).json()
                     old_kid = jwt.get_unverified_header(old["accessToken"])["kid"]
                     new_kid = jwt.get_unverified_header(new["accessToken"])["kid"]
                     assert old_kid != new_kid and kids == [new_kid, old_kid]
                     for token in (old["accessToken"], new["accessToken"]):
-                        r = await http.get("/api/v1/auth/me", headers={"authorization": f"Bearer {token}"})
+                        r = await http.get(
+                            "/api/v1/auth/me", headers={"authorization": f"Bearer {token}"}
+                        )
                         assert r.status_code == 200
             # once the grace period is over the old key is no longer published
             late = make_settings(db, tmp_path, "", retired_key_grace_s=900, access_token_ttl_s=900)
@@ -163,7 +234,9 @@ class TestSigningKeys:
                 from admin_api.db import utcnow
 
                 async with app.state.sessions() as session:
-                    jwks = await app.state.keyring.jwks(session, now=utcnow() + timedelta(seconds=901))
+                    jwks = await app.state.keyring.jwks(
+                        session, now=utcnow() + timedelta(seconds=901)
+                    )
             assert [k["kid"] for k in jwks["keys"]] == [new_kid]
 
     def test_refuses_to_start_without_a_key_outside_embedded_mode(self, tmp_path: Path) -> None:
@@ -172,7 +245,13 @@ class TestSigningKeys:
         with pytest.raises(ValueError, match="does not exist"):
             from admin_api.app import create_app
 
-            create_app(Settings(mode="kubernetes", data_dir=tmp_path, jwt_private_key_file=tmp_path / "missing.pem"))
+            create_app(
+                Settings(
+                    mode="kubernetes",
+                    data_dir=tmp_path,
+                    jwt_private_key_file=tmp_path / "missing.pem",
+                )
+            )
 
     def test_refuses_a_key_of_the_wrong_type(self, tmp_path: Path) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -188,9 +267,16 @@ class TestSigningKeys:
         with fresh_service("sqlite", tmp_path, jwt_algorithm="RS256") as svc:
             async with httpx.AsyncClient(base_url=svc.url) as http:
                 await register(http, "rsa@example.com")
-                tokens = (await http.post("/api/v1/auth/login", json={"email": "rsa@example.com", "password": PASSWORD})).json()
+                tokens = (
+                    await http.post(
+                        "/api/v1/auth/login",
+                        json={"email": "rsa@example.com", "password": PASSWORD},
+                    )
+                ).json()
                 assert jwt.get_unverified_header(tokens["accessToken"])["alg"] == "RS256"
                 jwks = (await http.get("/.well-known/jwks.json")).json()
                 assert jwks["keys"][0]["kty"] == "RSA"
-                r = await http.get("/api/v1/auth/me", headers={"authorization": f"Bearer {tokens['accessToken']}"})
+                r = await http.get(
+                    "/api/v1/auth/me", headers={"authorization": f"Bearer {tokens['accessToken']}"}
+                )
                 assert r.status_code == 200

@@ -60,28 +60,38 @@ class TestAccessTokens:
         user = await api.user()
         claims, kid = await claims_and_kid(api, user.tokens["accessToken"])
         jwks = (await api.http.get("/.well-known/jwks.json")).json()
-        forged = jwt.encode(claims, json.dumps(jwks["keys"][0]) * 2, algorithm="HS256", headers={"kid": kid})
+        forged = jwt.encode(
+            claims, json.dumps(jwks["keys"][0]) * 2, algorithm="HS256", headers={"kid": kid}
+        )
         assert (await me(api, forged)).status_code == 401
 
     async def test_wrong_key_is_refused(self, api: Api) -> None:
         user = await api.user()
         claims, kid = await claims_and_kid(api, user.tokens["accessToken"])
-        forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid})
+        forged = jwt.encode(
+            claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
+        )
         r = await me(api, forged)
         assert r.status_code == 401 and "invalid" in r.json()["detail"]
 
     async def test_unknown_kid_is_refused(self, api: Api) -> None:
         user = await api.user()
         claims, _ = await claims_and_kid(api, user.tokens["accessToken"])
-        forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "nope"})
+        forged = jwt.encode(
+            claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "nope"}
+        )
         assert (await me(api, forged)).status_code == 401
 
     async def test_expired_token_is_refused(self, api: Api) -> None:
         user = await api.user()
         claims, kid = await claims_and_kid(api, user.tokens["accessToken"])
         now = int(time.time())
-        expired = jwt.encode({**claims, "iat": now - 3600, "exp": now - 120}, real_key(api), algorithm="EdDSA",
-                             headers={"kid": kid})
+        expired = jwt.encode(
+            {**claims, "iat": now - 3600, "exp": now - 120},
+            real_key(api),
+            algorithm="EdDSA",
+            headers={"kid": kid},
+        )
         r = await me(api, expired)
         assert r.status_code == 401 and "expired" in r.json()["detail"]
 
@@ -89,7 +99,9 @@ class TestAccessTokens:
         user = await api.user()
         claims, kid = await claims_and_kid(api, user.tokens["accessToken"])
         for change in ({"aud": "another-system"}, {"iss": "someone-else"}):
-            token = jwt.encode({**claims, **change}, real_key(api), algorithm="EdDSA", headers={"kid": kid})
+            token = jwt.encode(
+                {**claims, **change}, real_key(api), algorithm="EdDSA", headers={"kid": kid}
+            )
             assert (await me(api, token)).status_code == 401
 
     async def test_missing_required_claims_are_refused(self, api: Api) -> None:
@@ -130,17 +142,28 @@ class TestRefreshTokens:
     async def test_reuse_of_a_rotated_token_revokes_the_whole_family(self, api: Api) -> None:
         user = await api.user()
         stolen = user.tokens["refreshToken"]
-        rotated = (await api.http.post("/api/v1/auth/refresh", json={"refreshToken": stolen})).json()
+        rotated = (
+            await api.http.post("/api/v1/auth/refresh", json={"refreshToken": stolen})
+        ).json()
         reuse = await api.http.post("/api/v1/auth/refresh", json={"refreshToken": stolen})
         assert reuse.status_code == 401 and "revoked" in reuse.json()["detail"]
         # the legitimate holder's newer token is dead too
-        after = await api.http.post("/api/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+        after = await api.http.post(
+            "/api/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]}
+        )
         assert after.status_code == 401
         # a separate sign-in is a separate family and keeps working
         other = await api.login(user.email)
-        assert (await api.http.post("/api/v1/auth/refresh", json={"refreshToken": other["refreshToken"]})).status_code == 200
-        events = await api.http.get("/api/v1/auth/events", headers={"authorization": f"Bearer {other['accessToken']}"},
-                                    params={"action": "auth.refresh_reuse"})
+        assert (
+            await api.http.post(
+                "/api/v1/auth/refresh", json={"refreshToken": other["refreshToken"]}
+            )
+        ).status_code == 200
+        events = await api.http.get(
+            "/api/v1/auth/events",
+            headers={"authorization": f"Bearer {other['accessToken']}"},
+            params={"action": "auth.refresh_reuse"},
+        )
         assert events.status_code == 200
         # both the stolen token and the (now revoked) rotated one were presented
         assert [e["success"] for e in events.json()["items"]] == [False, False]
@@ -149,11 +172,19 @@ class TestRefreshTokens:
         user = await api.user()
         token = user.tokens["refreshToken"]
         rotated = (await api.http.post("/api/v1/auth/refresh", json={"refreshToken": token})).json()
-        assert (await api.http.post("/api/v1/auth/logout", json={"refreshToken": rotated["refreshToken"]})).status_code == 204
-        r = await api.http.post("/api/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+        assert (
+            await api.http.post(
+                "/api/v1/auth/logout", json={"refreshToken": rotated["refreshToken"]}
+            )
+        ).status_code == 204
+        r = await api.http.post(
+            "/api/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]}
+        )
         assert r.status_code == 401
         # unknown tokens: same answer, no oracle
-        assert (await api.http.post("/api/v1/auth/logout", json={"refreshToken": "wfr_nothing"})).status_code == 204
+        assert (
+            await api.http.post("/api/v1/auth/logout", json={"refreshToken": "wfr_nothing"})
+        ).status_code == 204
 
     async def test_unknown_and_access_tokens_are_not_refresh_tokens(self, api: Api) -> None:
         user = await api.user()

@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from ..conftest import Api, GuardedRoute, World, fill, guarded_routes, simple_definition, world_for, world_ids
+from ..conftest import (
+    Api,
+    GuardedRoute,
+    World,
+    fill,
+    guarded_routes,
+    simple_definition,
+    world_for,
+    world_ids,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +55,9 @@ async def attacker(api: Api) -> dict[str, Any]:
     if api.service.url not in _attackers:
         me = await api.user("attacker")
         t = await api.tenancy(me)
-        key = await me.post(f"/api/v1/projects/{t.project}/api-keys", json={"name": "k", "role": "admin"})
+        key = await me.post(
+            f"/api/v1/projects/{t.project}/api-keys", json={"name": "k", "role": "admin"}
+        )
         _attackers[api.service.url] = {
             "id": me.id,
             "user": me.headers,
@@ -98,7 +109,10 @@ async def test_victim_tenant_is_unchanged_and_invisible(api: Api) -> None:
     authz = await api.http.post(
         "/api/v1/authz/check",
         headers={"dapr-caller-app-id": "builder-bff"},
-        json={"token": me["user"]["authorization"][7:], "resource": {"type": "workflow", "id": world.workflow},
-              "action": "workflow.read"},
+        json={
+            "token": me["user"]["authorization"][7:],
+            "resource": {"type": "workflow", "id": world.workflow},
+            "action": "workflow.read",
+        },
     )
     assert authz.json() == {"allowed": False, "role": None, "tenant": None}

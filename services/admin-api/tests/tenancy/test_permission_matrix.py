@@ -10,7 +10,17 @@ import pytest
 
 from admin_api.permissions import Role, allows
 
-from ..conftest import ROLES, all_routes, Api, GuardedRoute, World, fill, guarded_routes, world_for, world_ids
+from ..conftest import (
+    ROLES,
+    all_routes,
+    Api,
+    GuardedRoute,
+    World,
+    fill,
+    guarded_routes,
+    world_for,
+    world_ids,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +38,11 @@ async def throwaway(api: Api, world: World, route: GuardedRoute, principal: str)
     if route.path.endswith("/members/{userId}"):
         plural = route.path.split("/")[3]
         scope_id = ids[route.param]
-        await http.post(f"/api/v1/{plural}/{scope_id}/members", headers=owner, json={"userId": world.victim, "role": "viewer"})
+        await http.post(
+            f"/api/v1/{plural}/{scope_id}/members",
+            headers=owner,
+            json={"userId": world.victim, "role": "viewer"},
+        )
         return ids
     suffix = uuid.uuid4().hex[:6]
     if route.param == "companyId":
@@ -45,24 +59,41 @@ async def throwaway(api: Api, world: World, route: GuardedRoute, principal: str)
         if principal == "owner":
             ids["companyId"] = c.json()["id"]
     elif route.param == "organizationId":
-        o = await http.post(f"/api/v1/companies/{world.company}/organizations", headers=owner, json={"name": f"tmp {suffix}"})
+        o = await http.post(
+            f"/api/v1/companies/{world.company}/organizations",
+            headers=owner,
+            json={"name": f"tmp {suffix}"},
+        )
         ids["organizationId"] = o.json()["id"]
     elif route.param == "projectId":
-        p = await http.post(f"/api/v1/organizations/{world.organization}/projects", headers=owner, json={"name": f"tmp {suffix}"})
+        p = await http.post(
+            f"/api/v1/organizations/{world.organization}/projects",
+            headers=owner,
+            json={"name": f"tmp {suffix}"},
+        )
         ids["projectId"] = p.json()["id"]
     elif route.param == "workflowId":
         from ..conftest import simple_definition
 
-        w = await http.post(f"/api/v1/projects/{world.project}/workflows", headers=owner,
-                            json={"name": f"tmp {suffix}", "definition": simple_definition()})
+        w = await http.post(
+            f"/api/v1/projects/{world.project}/workflows",
+            headers=owner,
+            json={"name": f"tmp {suffix}", "definition": simple_definition()},
+        )
         ids["workflowId"] = w.json()["id"]
         if route.path.endswith("/stop"):
             await http.post(f"/api/v1/workflows/{ids['workflowId']}/deploy", headers=owner, json={})
     elif route.param == "keyId":
-        k = await http.post(f"/api/v1/projects/{world.project}/api-keys", headers=owner, json={"name": "tmp"})
+        k = await http.post(
+            f"/api/v1/projects/{world.project}/api-keys", headers=owner, json={"name": "tmp"}
+        )
         ids["keyId"] = k.json()["id"]
     elif route.param == "invitationId":
-        i = await http.post(f"/api/v1/projects/{world.project}/invitations", headers=owner, json={"email": "x@example.com"})
+        i = await http.post(
+            f"/api/v1/projects/{world.project}/invitations",
+            headers=owner,
+            json={"email": "x@example.com"},
+        )
         ids["invitationId"] = i.json()["id"]
     return ids
 
@@ -83,7 +114,9 @@ async def test_route_obeys_the_matrix(api: Api, route: GuardedRoute, principal: 
     destructive = not route.has_body and route.method != "GET"
     ids = await throwaway(api, world, route, principal) if destructive else world_ids(world)
     kw: dict[str, Any] = {"json": {"zzNotAField": 1}} if route.has_body else {}
-    response = await api.http.request(route.method, fill(route.path, ids), headers=world.headers[principal], **kw)
+    response = await api.http.request(
+        route.method, fill(route.path, ids), headers=world.headers[principal], **kw
+    )
     if principal == "api_key":
         if not key_can_see(route, ids, world):
             assert response.status_code == HIDDEN, response.text
@@ -105,7 +138,14 @@ def test_every_tenant_route_is_guarded() -> None:
     from fastapi.routing import APIRoute
 
     guarded = {(r.method, r.path) for r in ROUTES}
-    tenant_params = ("{companyId}", "{organizationId}", "{projectId}", "{workflowId}", "{keyId}", "{invitationId}")
+    tenant_params = (
+        "{companyId}",
+        "{organizationId}",
+        "{projectId}",
+        "{workflowId}",
+        "{keyId}",
+        "{invitationId}",
+    )
     for route in all_routes():
         if isinstance(route, APIRoute) and any(p in route.path for p in tenant_params):
             for method in route.methods:
