@@ -12,10 +12,10 @@ from admin_api.permissions import Role, allows
 
 from ..conftest import (
     ROLES,
-    all_routes,
     Api,
     GuardedRoute,
     World,
+    all_routes,
     fill,
     guarded_routes,
     world_for,
