@@ -204,7 +204,7 @@ class TestSigningKeys:
                         )
                     ).json()
             rotate_key_file(settings)  # the embedded-mode CLI: admin-api rotate-signing-key
-            retired = [p.name for p in (tmp_path / "admin-api").iterdir()]  # noqa: ASYNC240
+            retired = [p.name for p in (tmp_path / "admin-api").iterdir()]
             assert len([n for n in retired if ".retired-" in n]) == 1
             with serve(create_app(settings)) as url:
                 async with httpx.AsyncClient(base_url=url) as http:
