@@ -140,6 +140,9 @@ def make_settings(db_url: str, data_dir: Path, orchestrator_url: str, **override
         "login_limit_per_account": 100,
         "register_limit_per_ip": 100_000,
         "log_level": "WARNING",
+        # argon2id with a small cost keeps the suite fast; production uses the defaults
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8192,
     }
     values.update(overrides)
     return Settings(**values)
