@@ -103,7 +103,10 @@ class FakeOrchestrator:
                 if all(r["labels"].get(k) == v for k, v in wanted)
                 and (status is None or r["runtimeStatus"] == status)
             ]
-            start = int(request.query_params.get("cursor") or 0)
+            cursor = request.query_params.get("cursor") or "0"
+            if not cursor.isdigit():
+                return JSONResponse({"detail": f"invalid cursor {cursor!r}"}, status_code=400)
+            start = int(cursor)
             limit = int(request.query_params.get("limit") or 50)
             page = items[start : start + limit]
             more = start + limit < len(items)

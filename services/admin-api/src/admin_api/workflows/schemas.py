@@ -36,12 +36,16 @@ class RestoreRequest(RequestModel):
 
 
 class DeployRequest(RequestModel):
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="default: the latest version"
+    )
 
 
 class RunRequest(RequestModel):
     trigger_data: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="default: the active version")
+    version: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="default: the active version"
+    )
 
 
 class ImportRequest(RequestModel):
