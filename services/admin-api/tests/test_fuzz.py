@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from admin_api_testkit import PASSWORD, Service, simple_definition
 from hypothesis import HealthCheck, given, settings
-
-from .conftest import PASSWORD, Service, simple_definition
 
 pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("WFB_FUZZ_EXAMPLES", "6"))

@@ -6,8 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from ..conftest import Api
+from admin_api_testkit import Api
 
 pytestmark = pytest.mark.integration
 DAPR = {"dapr-caller-app-id": "workflow-orchestrator"}
@@ -197,8 +196,7 @@ class TestForOtherServices:
         from pathlib import Path
 
         import httpx
-
-        from ..conftest import fresh_service
+        from admin_api_testkit import fresh_service
 
         with fresh_service("sqlite", Path(str(tmp_path)), app_api_token="s3cret-app-token") as svc:
             async with httpx.AsyncClient(base_url=svc.url) as http:

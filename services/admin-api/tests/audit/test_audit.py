@@ -4,8 +4,7 @@ other services."""
 from __future__ import annotations
 
 import pytest
-
-from ..conftest import Api
+from admin_api_testkit import Api
 
 pytestmark = pytest.mark.integration
 

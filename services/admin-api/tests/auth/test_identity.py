@@ -9,14 +9,13 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from admin_api_testkit import PASSWORD, Api, database, fresh_service, make_settings, serve
 from pydantic import ValidationError
 
 from admin_api.app import create_app
 from admin_api.auth.keys import rotate_key_file
 from admin_api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from admin_api.settings import Settings
-
-from ..conftest import PASSWORD, Api, database, fresh_service, make_settings, serve
 
 pytestmark = pytest.mark.integration
 

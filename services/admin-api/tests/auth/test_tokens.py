@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from admin_api_testkit import Api
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from admin_api.auth.keys import load_private_key
-
-from ..conftest import Api
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from admin_api_testkit import Api, FakeOrchestrator
 
 from admin_api.dashboard.service import percentile
-
-from ..conftest import Api, FakeOrchestrator
 
 pytestmark = pytest.mark.integration
 

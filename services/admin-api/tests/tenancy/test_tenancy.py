@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from ..conftest import Api
+from admin_api_testkit import Api
 
 pytestmark = pytest.mark.integration
 

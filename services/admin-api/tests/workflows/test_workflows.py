@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from ..conftest import Api, FakeOrchestrator, simple_definition
+from admin_api_testkit import Api, FakeOrchestrator, simple_definition
 
 pytestmark = pytest.mark.integration
 
