@@ -49,7 +49,7 @@ _log = logging.getLogger("admin_api")
 
 def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter.from_url(settings.redis_url)
+        return RedisRateLimiter.from_url(settings.redis_url, settings.redis_key_prefix)
     if settings.mode == "kubernetes":
         raise RuntimeError(
             "ADMIN_API_REDIS_URL is required in kubernetes mode (shared rate limits)"

@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     migrate_on_startup: bool = True
     redis_url: str | None = None
     """Shared rate-limit counters across replicas; unset = in-process counters."""
+    redis_key_prefix: str = "admin-api:rl:"
 
     # --- tokens --------------------------------------------------------------------------
     jwt_issuer: str = "admin-api"
