@@ -314,3 +314,44 @@ class TestImportExport:
             await owner.post(f"/api/v1/projects/{t.project}/workflows", json={"name": "e"})
         ).json()
         assert (await owner.get(f"/api/v1/workflows/{empty['id']}/export")).status_code == 404
+
+
+class TestHostileText:
+    async def test_nul_and_control_characters_are_422_on_every_backend(self, api: Api) -> None:
+        owner = await api.user()
+        t = await api.tenancy(owner)
+        wf = await api.workflow(owner, t.project)
+        cases = [
+            (
+                "PUT",
+                f"/api/v1/workflows/{wf['id']}/definition",
+                {"definition": simple_definition("x"), "message": "a\x00b"},
+            ),
+            ("PATCH", f"/api/v1/workflows/{wf['id']}", {"description": "a\x00b"}),
+            (
+                "POST",
+                f"/api/v1/projects/{t.project}/workflows",
+                {"name": "ok", "description": "\x00"},
+            ),
+            ("POST", f"/api/v1/workflows/{wf['id']}/versions/1/restore", {"message": "\x00"}),
+        ]
+        for method, path, body in cases:
+            r = await owner.request(method, path, json=body)
+            assert r.status_code == 422, (path, r.text)
+
+    async def test_imported_names_are_cleaned(self, api: Api) -> None:
+        owner = await api.user()
+        t = await api.tenancy(owner)
+        for name, expected in (
+            ("Bad\x00Name\n", "BadName"),
+            ({"not": "a string"}, "{'not': 'a string'}"),
+            ("", "Imported workflow"),
+        ):
+            definition = {**simple_definition(), "name": name}
+            r = await owner.post(
+                f"/api/v1/projects/{t.project}/workflows/import",
+                json={"format": "json", "content": json.dumps(definition)},
+            )
+            assert r.status_code in (201, 422), r.text
+            if r.status_code == 201:
+                assert r.json()["name"] == expected

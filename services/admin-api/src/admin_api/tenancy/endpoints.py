@@ -4,7 +4,7 @@ scopes (the same routes, generated per scope)."""
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from admin_api.audit.service import AuditDep
 from admin_api.deps import CurrentActor, SessionDep, SettingsDep, UserActor
@@ -16,6 +16,7 @@ from admin_api.tenancy import service
 from admin_api.tenancy.access import Access, Authorize
 from admin_api.tenancy.models import Company, Organization, Project
 from admin_api.tenancy.schemas import (
+    ID_PATTERN,
     CompanyOut,
     InvitationAccept,
     InvitationCreate,
@@ -33,6 +34,7 @@ from admin_api.tenancy.schemas import (
 from service_kit.problems import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
+UserIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 NO_CONTENT = Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -314,7 +316,7 @@ def add_member_routes(scope: str, plural: str, param: str) -> None:
         return _member_out(member, user)
 
     async def change_member(
-        userId: str,
+        userId: UserIdPath,
         body: MemberUpdate,
         access: Annotated[Access, Depends(manage)],
         actor: UserActor,
@@ -333,7 +335,7 @@ def add_member_routes(scope: str, plural: str, param: str) -> None:
         return _member_out(member, user)
 
     async def remove_member(
-        userId: str,
+        userId: UserIdPath,
         access: Annotated[Access, Depends(manage)],
         actor: UserActor,
         session: SessionDep,
