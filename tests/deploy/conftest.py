@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import shlex
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
@@ -237,3 +239,102 @@ def yaml_docs() -> Any:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, instruction: str) -> list[str]:
+        return [args for instr, args in self.instructions if instr == instruction]
+
+    def env(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for args in self.all("ENV"):
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                values[key] = value
+        return values
+
+    def labels(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for args in self.all("LABEL"):
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                values[key] = value
+        return values
+
+
+@dataclass
+class Dockerfile:
+    path: Path
+    args: dict[str, str]  # global ARGs (before the first FROM) and their defaults
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+    def stage(self, name: str) -> Stage:
+        return next(s for s in self.stages if s.name == name)
+
+    def resolve(self, value: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: self.args.get(m.group(1), m.group(0)), value)
+
+
+def parse_dockerfile(path: Path) -> Dockerfile:
+    """Instructions with continuation lines joined and comments dropped."""
+    logical: list[str] = []
+    buffer = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not buffer and (not line or line.startswith("#")):
+            continue
+        if buffer and line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        logical.append(buffer + line)
+        buffer = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        instruction, _, rest = line.partition(" ")
+        instruction = instruction.upper()
+        rest = rest.strip()
+        if instruction == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else str(len(stages))
+            stages.append(Stage(name=name, base=parts[0]))
+        elif not stages and instruction == "ARG":
+            key, _, default = rest.partition("=")
+            args[key] = default
+        else:
+            assert stages, f"{path}: {instruction} before FROM"
+            stages[-1].instructions.append((instruction, rest))
+    return Dockerfile(path=path, args=args, stages=stages)
+
+
+@pytest.fixture(scope="session")
+def dockerfiles(services: list[ServiceSpec]) -> dict[str, Dockerfile]:
+    return {
+        s.directory: parse_dockerfile(REPO / "services" / s.directory / "Dockerfile")
+        for s in services
+    }
+
+
+@pytest.fixture(scope="session")
+def workspace_members() -> dict[str, tuple[str, list[str]]]:
+    """uv.lock's workspace members: name -> (path, workspace dependencies)."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    members = {}
+    for package in lock["package"]:
+        path = package["source"].get("editable") or package["source"].get("virtual")
+        if path is not None:
+            members[package["name"]] = (path, [d["name"] for d in package.get("dependencies", [])])
+    return {
+        name: (path, [d for d in deps if d in members]) for name, (path, deps) in members.items()
+    }
