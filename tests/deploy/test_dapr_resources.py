@@ -570,3 +570,17 @@ def test_kubernetes_deployments_reference_existing_configurations(
         for deployment in rendering.of_kind("Deployment"):
             annotations = deployment["spec"]["template"]["metadata"]["annotations"]
             assert annotations["dapr.io/config"] in configs, name
+
+
+def test_function_credentials_come_from_their_own_namespace(renderings: dict[str, Any]) -> None:
+    for name, rendering in renderings.items():
+        stores = [
+            c
+            for c in rendering.of_kind("Component", "dapr.io")
+            if c["spec"]["type"] == "secretstores.kubernetes"
+        ]
+        assert [s["scopes"] for s in stores] == [["function-runner"]], name
+        assert meta(stores[0])["defaultNamespace"]["value"] == "workflow-builder-credentials"
+        for config in rendering.of_kind("Configuration", "dapr.io"):
+            scopes = {s["storeName"]: s for s in config["spec"]["secrets"]["scopes"]}
+            assert scopes["kubernetes"]["defaultAccess"] == "deny", (name, config["metadata"])

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
 
 APP_NS = "workflow-builder"
 JOB_NS = "workflow-builder-jobs"
+CREDENTIALS_NS = "workflow-builder-credentials"
 TOKEN_NEEDED = {"function-runner"}  # talks to the Kubernetes API
 PRIVATE_RANGES = {
     "10.0.0.0/8",
@@ -41,6 +42,7 @@ def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_both_namespaces_enforce_restricted_pod_security(renderings: dict[str, Any]) -> None:
     for rendering in renderings.values():
+        assert len(rendering.of_kind("Namespace")) == 3
         for ns in rendering.of_kind("Namespace"):
             labels = ns["metadata"]["labels"]
             for mode in ("enforce", "audit", "warn"):
@@ -136,16 +138,22 @@ def test_rbac_is_exactly_what_function_runner_needs(renderings: dict[str, Any]) 
             (r["metadata"]["namespace"], r["metadata"]["name"]): r
             for r in rendering.of_kind("Role")
         }
-        assert set(roles) == {(JOB_NS, "function-runner"), (APP_NS, "function-runner-credentials")}
+        assert set(roles) == {
+            (JOB_NS, "function-runner"),
+            (CREDENTIALS_NS, "function-runner-credentials"),
+        }
         assert _rules(roles[(JOB_NS, "function-runner")]) == {
             ("batch", "jobs", ("create", "delete", "get", "list", "watch"), ()),
-            ("", "secrets", ("create", "delete"), ()),
-            ("", "pods", ("get", "list", "watch"), ()),
+            # write-only: it can replace and own its per-run Secrets, never read one
+            ("", "secrets", ("create", "delete", "patch", "update"), ()),
+            ("", "pods", ("list", "watch"), ()),
             ("", "pods/log", ("get",), ()),
         }
-        assert _rules(roles[(APP_NS, "function-runner-credentials")]) == {
-            ("", "secrets", ("get",), ("function-credentials",)),
+        assert _rules(roles[(CREDENTIALS_NS, "function-runner-credentials")]) == {
+            ("", "secrets", ("get",), ()),
         }
+        # nothing in the application namespace, where the services' database URLs live
+        assert not [r for r in rendering.of_kind("Role") if r["metadata"]["namespace"] == APP_NS]
         bindings = rendering.of_kind("RoleBinding")
         assert len(bindings) == 2, name
         for binding in bindings:
@@ -167,6 +175,10 @@ def _policies(rendering: Any, namespace: str) -> dict[str, dict[str, Any]]:
 
 def test_network_policies_deny_by_default(renderings: dict[str, Any]) -> None:
     for name, rendering in renderings.items():
+        assert _policies(rendering, CREDENTIALS_NS)["default-deny-all"]["policyTypes"] == [
+            "Ingress",
+            "Egress",
+        ]
         for namespace in (APP_NS, JOB_NS):
             policies = _policies(rendering, namespace)
             assert policies["default-deny-all"] == {

@@ -19,6 +19,7 @@ KUBERNETES_VERSION = "1.37.0"
 CUSTOM_GROUPS = {"dapr.io", "keda.sh"}
 APP_NS = "workflow-builder"
 JOB_NS = "workflow-builder-jobs"
+CREDENTIALS_NS = "workflow-builder-credentials"
 # Secrets overlays/prod expects the operator to create (README, "Production notes").
 PROD_EXTERNAL_SECRETS = {
     "orchestrator-database",
@@ -26,7 +27,6 @@ PROD_EXTERNAL_SECRETS = {
     "admin-api-database",
     "dapr-redis",
     "dapr-api-token",
-    "function-credentials",
 }
 
 
@@ -102,10 +102,10 @@ def test_only_known_custom_resources(renderings: dict[str, Any]) -> None:
                 assert group in CUSTOM_GROUPS, f"{name}: unexpected {doc['apiVersion']}"
 
 
-def test_every_resource_lives_in_one_of_the_two_namespaces(renderings: dict[str, Any]) -> None:
+def test_every_resource_lives_in_one_of_the_three_namespaces(renderings: dict[str, Any]) -> None:
     for name, rendering in renderings.items():
         namespaces = {d["metadata"]["name"] for d in rendering.of_kind("Namespace")}
-        assert namespaces == {APP_NS, JOB_NS}, name
+        assert namespaces == {APP_NS, JOB_NS, CREDENTIALS_NS}, name
         for doc in rendering.docs:
             if doc["kind"] == "Namespace":
                 continue
@@ -115,6 +115,10 @@ def test_every_resource_lives_in_one_of_the_two_namespaces(renderings: dict[str,
         job_ns_kinds = {
             d["kind"] for d in rendering.docs if d["metadata"].get("namespace") == JOB_NS
         }
+        credential_kinds = {
+            d["kind"] for d in rendering.docs if d["metadata"].get("namespace") == CREDENTIALS_NS
+        }
+        assert credential_kinds == {"NetworkPolicy", "Role", "RoleBinding"}, name
         assert job_ns_kinds == {
             "LimitRange",
             "ResourceQuota",
@@ -161,10 +165,8 @@ def _dapr_secret_references(rendering: Any) -> set[str]:
         for scope in config["spec"].get("secrets", {}).get("scopes", []):
             refs.update(scope.get("allowedSecrets", []))
     for role in rendering.of_kind("Role"):
-        if role["metadata"]["namespace"] == APP_NS:
-            for rule in role["rules"]:
-                if "secrets" in rule["resources"]:
-                    refs.update(rule.get("resourceNames", []))
+        for rule in role["rules"]:
+            refs.update(rule.get("resourceNames", []))
     return refs
 
 
