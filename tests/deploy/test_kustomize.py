@@ -27,6 +27,10 @@ PROD_EXTERNAL_SECRETS = {
     "admin-api-database",
     "dapr-redis",
     "dapr-api-token",
+    "dapr-app-token",
+    "orchestrator-secrets-key",
+    "admin-api-jwt-signing-key",
+    "redis-url",
 }
 
 
@@ -159,8 +163,9 @@ def _dapr_secret_references(rendering: Any) -> set[str]:
                 refs.add(item["secretKeyRef"]["name"])
     for deployment in rendering.of_kind("Deployment"):
         annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
-        if "dapr.io/api-token-secret" in annotations:
-            refs.add(annotations["dapr.io/api-token-secret"])
+        for key in ("dapr.io/api-token-secret", "dapr.io/app-token-secret"):
+            if key in annotations:
+                refs.add(annotations[key])
     for config in rendering.of_kind("Configuration", "dapr.io"):
         for scope in config["spec"].get("secrets", {}).get("scopes", []):
             refs.update(scope.get("allowedSecrets", []))
