@@ -584,3 +584,20 @@ def test_function_credentials_come_from_their_own_namespace(renderings: dict[str
         for config in rendering.of_kind("Configuration", "dapr.io"):
             scopes = {s["storeName"]: s for s in config["spec"]["secrets"]["scopes"]}
             assert scopes["kubernetes"]["defaultAccess"] == "deny", (name, config["metadata"])
+
+
+def test_the_pubsub_is_the_one_workflow_definitions_name_by_default(
+    dapr_sets: dict[str, list[dict[str, Any]]],
+) -> None:
+    from workflow_core.nodes import PublishEventConfig
+
+    default = PublishEventConfig.model_fields["pubsub_name"].default
+    for set_name, docs in dapr_sets.items():
+        pubsubs = [
+            c["metadata"]["name"]
+            for c in components(docs)
+            if c["spec"]["type"].startswith("pubsub.")
+        ]
+        if not pubsubs and set_name == "components/":
+            continue  # the local-sidecar set may not be written yet
+        assert default in pubsubs, f"{set_name}: publish-event nodes default to {default!r}"
