@@ -266,6 +266,9 @@ def test_app_namespace_paths(renderings: dict[str, Any]) -> None:
         webhook = policies["allow-function-runner-egress"]["egress"]
         public = next(rule for rule in webhook if rule.get("to"))
         assert set(public["to"][0]["ipBlock"]["except"]) == PRIVATE_RANGES
+        assert {p["port"] for p in public["ports"]} == {80, 443, 8080, 8443}
+        api = next(rule for rule in webhook if not rule.get("to"))
+        assert [p["port"] for p in api["ports"]] == [6443]
 
 
 def test_deployments_carry_dapr_annotations_probes_and_spread(renderings: dict[str, Any]) -> None:
