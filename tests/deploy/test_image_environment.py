@@ -195,6 +195,8 @@ def test_image_environment_holds_exactly_the_service_and_runs_it(
         "APP_PORT": str(port),
         f"{spec.env_prefix}HOST": "127.0.0.1",
         "WFB_REQUIRE_SIDECAR": "false",
+        # no Dapr sidecar here: the orchestrator's workflow worker stays off
+        "ORCHESTRATOR_START_WORKFLOW_RUNTIME": "false",
     }
     for key in [k for k in env if k.endswith("_UI_DIR")]:  # the npm stage is not replayed
         ui = tmp_path / "ui-dist"
