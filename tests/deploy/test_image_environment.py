@@ -34,6 +34,10 @@ from service_kit.testing import free_port
 
 pytestmark = pytest.mark.integration
 
+# `uv run` exports its own path as UV; a machine where uv was installed with pip --user may
+# not have it on PATH.
+UV = os.environ.get("UV") or shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+
 IGNORED = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", "tests", "node_modules", ".data")
 
 
@@ -73,7 +77,7 @@ def replay_build(dockerfile: Any, repo: Path, root: Path) -> dict[str, Any]:
                     shutil.copy2(origin, target)
         elif instruction == "RUN":
             tokens = shlex.split(args)
-            command = tokens[tokens.index("uv") :]
+            command = [UV, *tokens[tokens.index("uv") + 1 :]]
             result = subprocess.run(
                 command,
                 cwd=workdir,
@@ -90,7 +94,7 @@ def replay_build(dockerfile: Any, repo: Path, root: Path) -> dict[str, Any]:
 
 def installed(venv: Path) -> set[str]:
     result = subprocess.run(
-        ["uv", "pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
+        [UV, "pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
         capture_output=True,
         text=True,
         check=True,
@@ -106,7 +110,7 @@ def locked_dependencies(repo: Path, package: str) -> set[str]:
     """The non-dev dependencies uv.lock pins for `package` on this platform."""
     result = subprocess.run(
         [
-            "uv",
+            UV,
             "export",
             "--frozen",
             "--no-dev",
