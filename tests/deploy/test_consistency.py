@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.unit
+# renders the overlays with kustomize and runs the pinned tools: processes, not in-process
+pytestmark = pytest.mark.integration
 
 # Set for the process rather than read by the settings classes.
 PROCESS_ENV = {"PATH", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}

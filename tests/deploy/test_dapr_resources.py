@@ -18,7 +18,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-pytestmark = pytest.mark.unit
+# renders the overlays with kustomize and runs the pinned tools: processes, not in-process
+pytestmark = pytest.mark.integration
 
 NAME = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}
 DURATION = {"type": "string", "pattern": r"^([0-9]+(ms|s|m|h))+$"}

@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
 OCI_LABELS = {
     "org.opencontainers.image.title",
     "org.opencontainers.image.description",
@@ -28,6 +26,7 @@ OCI_LABELS = {
 }
 
 
+@pytest.mark.integration
 def test_hadolint_passes(repo: Path, tool_bin: Path, services: list[Any]) -> None:
     files = [str(repo / "services" / s.directory / "Dockerfile") for s in services]
     result = subprocess.run(
@@ -40,6 +39,7 @@ def test_hadolint_passes(repo: Path, tool_bin: Path, services: list[Any]) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_hadolint_catches_problems(tmp_path: Path, repo: Path, tool_bin: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN cd /app && pip install x\n")
@@ -63,6 +63,7 @@ def uv_syncs(dockerfile: Any) -> list[list[str]]:
     return commands
 
 
+@pytest.mark.unit
 def test_images_install_only_their_service(
     dockerfiles: dict[str, Any], services: list[Any]
 ) -> None:
@@ -88,6 +89,7 @@ def _closure(package: str, members: dict[str, tuple[str, list[str]]]) -> set[str
     return seen
 
 
+@pytest.mark.unit
 def test_every_workspace_dependency_is_copied(
     dockerfiles: dict[str, Any], services: list[Any], workspace_members: dict[str, Any]
 ) -> None:
@@ -105,6 +107,7 @@ def test_every_workspace_dependency_is_copied(
         assert {"pyproject.toml", "uv.lock"} <= set(sources)
 
 
+@pytest.mark.unit
 def test_runtime_stage_is_small_non_root_and_healthchecked(
     dockerfiles: dict[str, Any], services: list[Any]
 ) -> None:
@@ -132,6 +135,7 @@ def test_runtime_stage_is_small_non_root_and_healthchecked(
         assert not any("uv" in c for c in final.all("COPY")), "uv stays in the build stage"
 
 
+@pytest.mark.unit
 def test_runtime_environment_suits_a_read_only_root(
     dockerfiles: dict[str, Any], services: list[Any]
 ) -> None:
@@ -146,6 +150,7 @@ def test_runtime_environment_suits_a_read_only_root(
         assert build_env["UV_COMPILE_BYTECODE"] == "1", "bytecode is compiled at build time"
 
 
+@pytest.mark.unit
 def test_base_images_are_pinned(dockerfiles: dict[str, Any]) -> None:
     for dockerfile in dockerfiles.values():
         for stage in dockerfile.stages:
@@ -156,6 +161,7 @@ def test_base_images_are_pinned(dockerfiles: dict[str, Any]) -> None:
             assert re.search(r":[^:]*\d", image), f"{image}: pin a version"
 
 
+@pytest.mark.unit
 def test_bff_image_contains_the_ui_build(dockerfiles: dict[str, Any], repo: Path) -> None:
     dockerfile = dockerfiles["builder-bff"]
     ui = dockerfile.stage("ui")
@@ -205,6 +211,7 @@ def sent_to_docker(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool
     return included
 
 
+@pytest.mark.unit
 def test_dockerignore_sends_only_what_the_images_need(
     repo: Path, dockerfiles: dict[str, Any]
 ) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.unit
+# renders the overlays with kustomize and runs the pinned tools: processes, not in-process
+pytestmark = pytest.mark.integration
 
 KUBERNETES_VERSION = "1.37.0"
 CUSTOM_GROUPS = {"dapr.io", "keda.sh"}

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = pytest.mark.unit
+# renders the overlays with kustomize and runs the pinned tools: processes, not in-process
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
