@@ -1,9 +1,11 @@
 """The channel to one app: where it listens, and whether it is up right now.
 
-A cheap TCP probe every ``interval`` seconds (invisible in the app's access log) tells
-when the app comes up or goes away; a delivery that cannot connect marks it down at
-once. Every transition from down to up runs the ``on_up`` callbacks, which re-discover
-the app's subscriptions (an app that restarted may subscribe differently).
+The sidecar holds one idle TCP connection to the app (invisible in its access log):
+when the app stops, crashes or restarts, the connection closes at once. The sidecar
+then reconnects (every ``interval`` seconds while the app is down); every new
+connection runs the ``on_up`` callbacks, which re-discover the app's subscriptions (an
+app that restarted may subscribe differently). A delivery that cannot connect also
+marks the app down.
 """
 
 from __future__ import annotations
@@ -71,32 +73,44 @@ class AppChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _probe(self) -> bool:
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         assert self.port is not None
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 2)
+            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 2)
         except (OSError, TimeoutError):
-            return False
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return True
+            return None
 
     async def _run(self) -> None:
         while True:
-            alive = await self._probe()
-            if alive and not self.up:
-                self._generation += 1
-                self._set(True)
-                log.info("app %s is up on port %s", self.app_id, self.port)
-                for listener in self._on_up:
-                    task = asyncio.create_task(listener())
-                    self._listener_tasks.add(task)
-                    task.add_done_callback(self._listener_tasks.discard)
-            elif not alive and self.up:
-                log.info("app %s is down (port %s closed)", self.app_id, self.port)
-                self._set(False)
-            await asyncio.sleep(self.interval)
+            connection = await self._connect()
+            if connection is None:
+                if self.up:
+                    log.info("app %s is down (port %s closed)", self.app_id, self.port)
+                    self._set(False)
+                await asyncio.sleep(self.interval)
+                continue
+            self._came_up()
+            await self._watch(*connection)
+
+    def _came_up(self) -> None:
+        """A new connection after none or after a lost one: a (re)started app."""
+        self._generation += 1
+        if not self.up:
+            log.info("app %s is up on port %s", self.app_id, self.port)
+        self._set(True)
+        for listener in self._on_up:
+            task = asyncio.create_task(listener())
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
+
+    @staticmethod
+    async def _watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Hold an idle connection until the app closes it (it stops, crashes or restarts)."""
+        with contextlib.suppress(OSError):
+            await reader.read(1)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
     def mark_down(self) -> None:
         """A request could not connect: treat the app as down until a probe succeeds."""
