@@ -352,7 +352,8 @@ class Sidecar:
             "ERR_SECRET_GET": "not_found",
             "ERR_SECRET_STORE_NOT_FOUND": "unknown_store",
         }.get(exc.error_code, "error")
-        self.metrics.secret_requests.labels(app.app_id, store, outcome).inc()
+        label = store if store in app.config.secrets.stores else "<unknown>"
+        self.metrics.secret_requests.labels(app.app_id, label, outcome).inc()
 
     # -- metadata ------------------------------------------------------------------
 
