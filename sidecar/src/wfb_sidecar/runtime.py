@@ -307,7 +307,10 @@ class Sidecar:
         try:
             response = await self._discovery_client.get(url, headers=app.channel.headers())
         except httpx.HTTPError as exc:
-            log.info("asking %s for its subscriptions failed (%s); retrying", app.app_id, exc)
+            log.info(
+                "asking %s for its subscriptions failed (%s: %s); retrying",
+                app.app_id, type(exc).__name__, exc,
+            )  # fmt: skip
             return None
         if response.status_code == 404:
             return []
