@@ -237,8 +237,8 @@ async def run_platform(processes: list[Process], ready_timeout_s: float, use_col
         stopped = asyncio.create_task(stop.wait())
         fatal = asyncio.create_task(supervisor.fatal.wait())
         await asyncio.wait({stopped, fatal}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopped, fatal):
-            task.cancel()
+        stopped.cancel()
+        fatal.cancel()
         if supervisor.fatal.is_set():
             supervisor.say("wfb", "", "a process failed with a configuration error; stopping")
             return 1
@@ -246,6 +246,6 @@ async def run_platform(processes: list[Process], ready_timeout_s: float, use_col
         return 0
     finally:
         await supervisor.stop_all()
-        for task in watchers:
-            task.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         supervisor.say("wfb", "", "stopped")
