@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dapr.ext.workflow as wf
@@ -75,8 +74,8 @@ def assert_each_result_seen_once(client: wf.DaprWorkflowClient, instance_id: str
 
 
 @pytest.fixture
-def ports() -> Iterator[int]:
-    yield free_port()
+def ports() -> int:
+    return free_port()
 
 
 class TestBackendKilled:
