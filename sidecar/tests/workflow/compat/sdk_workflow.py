@@ -11,6 +11,7 @@ hold an older SDK, to prove the backend serves every client it claims to.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -137,10 +138,8 @@ def main() -> None:
     started = time.monotonic()
     if args.flavor == "dapr":
         versions = f"dapr {metadata.version('dapr')}"
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions += f", dapr-ext-workflow {metadata.version('dapr-ext-workflow')}"
-        except metadata.PackageNotFoundError:
-            pass
         checks = run_dapr(args.port)
     else:
         versions = f"durabletask-dapr {metadata.version('durabletask-dapr')}"
