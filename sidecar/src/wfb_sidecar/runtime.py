@@ -265,13 +265,16 @@ class Sidecar:
             server.should_exit = True
         for app in self.apps.values():
             await app.channel.stop()
-        await asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        # Stop taking gRPC calls while the workflow backend ends its worker streams (which
+        # would otherwise hold the servers for their whole grace period).
+        grpc_stopped = asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        if self.workflow is not None:
+            await self.workflow.stop()
+        await grpc_stopped
         for _, task in self._http_servers:
             with contextlib.suppress(Exception):
                 await task
         await self.broker.stop()
-        if self.workflow is not None:
-            await self.workflow.stop()
         for store in self.state_stores.values():
             await store.close()
         await self.invoker.close()
