@@ -21,6 +21,7 @@ from wfb_sidecar.testing import (
     SidecarProcess,
     TinyApp,
     dapr_settings,
+    plain_request,
     wait_until,
 )
 
@@ -163,10 +164,13 @@ class TestCloudEvents:
         assert event["id"] and event["time"]
 
     def test_text_payload_and_trace_context(self, platform: Platform) -> None:
-        response = platform.publish_http(
-            "orders", b"plain words", "text/plain", traceparent=TRACEPARENT, tracestate="k=v"
+        status, _, _ = plain_request(
+            "POST",
+            f"{platform.sidecar.url('publisher')}/v1.0/publish/pubsub/orders",
+            b"plain words",
+            {"content-type": "text/plain", "traceparent": TRACEPARENT, "tracestate": "k=v"},
         )
-        assert response.status_code == 204
+        assert status == 204
         (seen,) = wait_for(platform.orders, "/orders")
         event = seen.json()
         assert event["data"] == "plain words"
