@@ -287,6 +287,62 @@ class TestTurns:
         assert w.nothing_for(0.3)
 
 
+class TestChildren:
+    def test_child_start_carries_its_parent_and_results_flow_back(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "mom")
+        first = w.next()
+        child = pb.WorkflowAction(
+            id=1, createChildWorkflow=pb.CreateChildWorkflowAction(name="kid_wf", instanceId="kid")
+        )
+        other = pb.WorkflowAction(
+            id=2, createChildWorkflow=pb.CreateChildWorkflowAction(name="kid_wf", instanceId="kid2")
+        )
+        complete(stub, first, child, other)
+        turns = {}
+        for _ in range(2):
+            item = w.next()
+            turns[item.workflowRequest.instanceId] = item
+        started = turns["kid"].workflowRequest.newEvents[1].executionStarted
+        assert started.parentInstance.taskScheduledId == 1
+        assert started.parentInstance.workflowInstance.instanceId == "mom"
+        assert started.parentInstance.appID == "test-app"
+        done = pb.WorkflowAction(
+            id=5,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_COMPLETED,
+                result=wrappers_pb2.StringValue(value='"hi"'),
+            ),
+        )
+        complete(stub, turns["kid"], done)
+        back = w.next()
+        assert back.workflowRequest.instanceId == "mom"
+        result = back.workflowRequest.newEvents[1].childWorkflowInstanceCompleted
+        assert result.taskScheduledId == 1 and result.result.value == '"hi"'
+        complete(stub, back)
+        complete(stub, turns["kid2"])  # the second child waits for something
+        stub.TerminateInstance(pb.TerminateRequest(instanceId="kid2"))
+        terminate_turn = w.next()
+        assert terminate_turn.workflowRequest.instanceId == "kid2"
+        assert terminate_turn.workflowRequest.newEvents[1].HasField("executionTerminated")
+        killed = pb.WorkflowAction(
+            id=9,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_TERMINATED
+            ),
+        )
+        complete(stub, terminate_turn, killed)
+        failed = w.next().workflowRequest.newEvents[1].childWorkflowInstanceFailed
+        assert failed.taskScheduledId == 2
+        assert failed.failureDetails.errorType == "WorkflowTerminated"
+        assert "kid2" in failed.failureDetails.errorMessage
+
+
 class TestRedelivery:
     def test_closed_stream_work_is_dispatched_again(
         self,
