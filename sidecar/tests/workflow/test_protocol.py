@@ -134,6 +134,44 @@ class TestHealthPings:
             plain.next(1.0, pings=True)
 
 
+class TestServerSettings:
+    def test_idle_streams_survive_frequent_client_pings(
+        self, backend: BackendThread, stub: pb_grpc.TaskHubSidecarServiceStub
+    ) -> None:
+        # The SDK pings every 30 s even when idle; with gRPC's default server settings a
+        # client pinging like that gets GOAWAY "too_many_pings". Ping every second here.
+        channel = grpc.insecure_channel(
+            backend.address,
+            options=[
+                ("grpc.keepalive_time_ms", 1000),
+                ("grpc.keepalive_timeout_ms", 1000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+            ],
+        )
+        call = pb_grpc.TaskHubSidecarServiceStub(channel).GetWorkItems(pb.GetWorkItemsRequest())
+        items: queue.Queue[pb.WorkItem | grpc.RpcError] = queue.Queue()
+
+        def read() -> None:
+            try:
+                for item in call:
+                    items.put(item)
+            except grpc.RpcError as exc:
+                items.put(exc)
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            time.sleep(4)
+            assert items.empty(), items.get()
+            start(stub, "pinged")
+            item = items.get(timeout=5)
+            assert isinstance(item, pb.WorkItem)
+            assert item.workflowRequest.instanceId == "pinged"
+        finally:
+            call.cancel()
+            channel.close()
+
+
 class TestTurns:
     def test_new_events_start_with_the_turn_time(
         self,

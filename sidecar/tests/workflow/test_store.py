@@ -19,7 +19,7 @@ from wfb_sidecar.workflow.protos import (
     pb,
     us_to_ts,
 )
-from wfb_sidecar.workflow.store import SCHEMA, Store, migrate
+from wfb_sidecar.workflow.store import SCHEMA, Store, StoreInUseError, migrate
 from wfb_sidecar.workflow.tx import Tx
 
 pytestmark = pytest.mark.unit
@@ -85,6 +85,11 @@ class TestGroupCommit:
         row = await second.read(partial(ops.get_instance, key=("app", "kept")))
         await second.close()
         assert row is not None and row.status == PENDING
+
+    async def test_a_second_backend_on_the_same_database_is_refused(self, store: Store) -> None:
+        other = Store(store.path)
+        with pytest.raises(StoreInUseError, match="already using"):
+            other.open(asyncio.get_running_loop())
 
     async def test_closed_store_refuses_work(self, tmp_path: Path) -> None:
         s = Store(tmp_path / "wf.db")
