@@ -13,6 +13,7 @@ import grpc
 import pytest
 from prometheus_client import generate_latest
 
+from wfb_sidecar.workflow import turns
 from wfb_sidecar.workflow.protos import NEVER_US, pb, pb_grpc, timestamp_pb2, us_to_ts, wrappers_pb2
 
 from .harness import BackendThread
@@ -323,6 +324,28 @@ class TestTurns:
         turn = w.next()
         assert kinds(list(turn.workflowRequest.newEvents)).count("taskCompleted") == 1
         assert w.nothing_for(0.3)
+
+
+class TestPoisonResults:
+    def test_a_result_that_cannot_be_committed_fails_the_run_after_retries(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the disk is on fire")
+
+        monkeypatch.setattr(turns, "complete_turn", broken)
+        w = open_worker(backend, workers)
+        start(stub, "poison")
+        for _ in range(3):  # dispatched again after each failed commit, then given up
+            complete(stub, w.next(), schedule(1))
+        res = stub.GetInstance(pb.GetInstanceRequest(instanceId="poison"))
+        assert res.workflowState.workflowStatus == pb.ORCHESTRATION_STATUS_FAILED
+        assert "the disk is on fire" in res.workflowState.failureDetails.errorMessage
+        assert w.nothing_for(0.5)
 
 
 class TestChildren:
