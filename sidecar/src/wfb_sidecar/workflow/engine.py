@@ -32,7 +32,7 @@ from . import ops, turns
 from .metrics import GaugeSnapshot, WorkflowMetrics
 from .model import ActivityItem, Effects, InstanceRow, Key, Turn, TurnData
 from .protos import now_us, pb
-from .store import Store
+from .store import Store, StoreClosedError
 
 log = logging.getLogger(__name__)
 
@@ -414,6 +414,8 @@ class Engine:
             effects = await self.store.write(
                 partial(turns.complete_turn, turn=turn, res=res, now=now_us())
             )
+        except StoreClosedError:
+            return  # shutting down: nothing was committed, the turn runs again after restart
         except Exception as exc:
             turn.completing = False
             self._release_turn(app, turn)
@@ -518,6 +520,8 @@ class Engine:
             effects = await self.store.write(
                 partial(ops.complete_activity, item=item, res=res, now=now_us())
             )
+        except StoreClosedError:
+            return  # shutting down: the activity runs again after restart
         except Exception:
             log.exception("could not commit an activity result; the activity will run again")
             if item.row_id in app.live_tasks:
@@ -601,9 +605,11 @@ class Engine:
         waiters.add(ev)
         try:
             while True:
+                if not self._running:  # clients see UNAVAILABLE and retry elsewhere/later
+                    raise StoreClosedError("the sidecar is shutting down")
                 ev.clear()
                 row = await self.store.read(partial(ops.get_instance, key=key))
-                if row is None or satisfied(row) or not self._running:
+                if row is None or satisfied(row):
                     return row
                 await ev.wait()
         finally:
