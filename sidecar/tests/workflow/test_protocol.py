@@ -326,6 +326,53 @@ class TestTurns:
         assert w.nothing_for(0.3)
 
 
+class TestContinueAsNew:
+    def test_late_results_of_the_old_execution_are_dropped(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "can")
+        complete(stub, w.next(), schedule(1))
+        activity = w.next()
+        assert activity.HasField("activityRequest")
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="can", name="restart"))
+        restart = pb.WorkflowAction(
+            id=2,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW,
+                result=wrappers_pb2.StringValue(value='"again"'),
+                carryoverEvents=[
+                    pb.HistoryEvent(eventId=-1, eventRaised=pb.EventRaisedEvent(name="kept"))
+                ],
+            ),
+        )
+        second = w.next()
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="can", name="during"))
+        complete(stub, second, restart)
+        fresh_item = w.next()
+        fresh = fresh_item.workflowRequest
+        assert not fresh.pastEvents
+        assert kinds(list(fresh.newEvents)) == [
+            "workflowStarted",
+            "executionStarted",
+            "eventRaised",
+            "eventRaised",
+        ]
+        assert [e.eventRaised.name for e in fresh.newEvents[2:]] == ["kept", "during"]
+        assert fresh.newEvents[1].executionStarted.input.value == '"again"'
+        complete(stub, fresh_item)  # the new execution waits
+        stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId="can", taskId=1, completionToken=activity.completionToken
+            )
+        )
+        assert w.nothing_for(0.5)  # the old execution's result reaches nobody
+        assert "taskCompleted" not in kinds(history(stub, "can"))
+
+
 class TestPoisonResults:
     def test_a_result_that_cannot_be_committed_fails_the_run_after_retries(
         self,
