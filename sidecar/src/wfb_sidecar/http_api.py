@@ -185,6 +185,7 @@ class Api:
             request.headers.items(),
             body,
         )
+
         async def relay() -> AsyncIterator[bytes]:
             try:
                 async for chunk in upstream.aiter_raw():
