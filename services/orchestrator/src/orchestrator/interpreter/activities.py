@@ -101,6 +101,15 @@ def _execution_key(ctx: WorkflowActivityContext) -> str:
     return f"{ctx.workflow_id}:{ctx.task_id}" + (f":{execution_id}" if execution_id else "")
 
 
+def _trace_headers(fallback: str | None) -> dict[str, str]:
+    """W3C trace context of the current span (or the run's, when tracing is off)."""
+    headers: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(headers)
+    if "traceparent" not in headers and fallback:
+        headers["traceparent"] = fallback
+    return headers
+
+
 def _parent_context(trace_parent: str | None) -> otel_context.Context | None:
     if not trace_parent or trace.get_current_span().get_span_context().is_valid:
         return None
@@ -250,7 +259,9 @@ async def _call_function_runner(
     }
     url = f"/v1.0/invoke/{settings.function_runner_app_id}/method/execute"
     try:
-        response = await res.http.post(url, json=body, timeout=timeout + 15)
+        response = await res.http.post(
+            url, json=body, headers=_trace_headers(task.trace_parent), timeout=timeout + 15
+        )
     except httpx.TimeoutException:
         raise RetryableActionError(
             f"{task.function_slug} did not answer within {timeout:.0f}s"
@@ -317,7 +328,7 @@ async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
         ),
     )
     params = {f"metadata.{k}": v for k, v in task.metadata.items()}
-    headers = {"traceparent": task.trace_parent} if task.trace_parent else {}
+    headers = _trace_headers(task.trace_parent)
     url = f"/v1.0/publish/{task.pubsub_name}/{task.topic}"
     try:
         response = await res.http.post(

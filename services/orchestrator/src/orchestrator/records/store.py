@@ -8,6 +8,7 @@ is stored once: its deterministic ``eid`` is checked under that lock.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -335,7 +336,7 @@ class RecordStore:
             node.label = str(data["label"])
         if data.get("nodeType") and not node.node_type:
             node.node_type = str(data["nodeType"])
-        detail = dict(node.detail or {})
+        detail = copy.deepcopy(node.detail or {})
         if kind == "node.started":
             node.status = "running"
             node.attempts = max(node.attempts, int(data.get("attempt", node.attempts + 1)))
