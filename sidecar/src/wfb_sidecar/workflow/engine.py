@@ -528,7 +528,8 @@ class Engine:
                 app.activities.appendleft(item)
                 app.wake.set()
             return
-        app.live_tasks.pop(item.row_id, None)
+        if app.live_tasks.get(item.row_id) is item:
+            del app.live_tasks[item.row_id]
         self.metrics.activity_latency.labels(app_id).observe(time.monotonic() - dispatched_at)
         self.metrics.completed.labels(app_id, "activity").inc()
         if effects is not None:
