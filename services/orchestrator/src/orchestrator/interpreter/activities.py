@@ -183,7 +183,7 @@ async def _run_action(
             **({"compensationOf": task.compensation_of} if task.compensation_of else {}),
         },
     )
-    attempt = await res.store.begin_attempt(task.instance_id, started)
+    attempt = await res.store.begin_attempt(task.instance_id, started, task.records)
     begun = time.perf_counter()
     try:
         result = await _call_function_runner(env, res, task, attempt)
