@@ -410,13 +410,28 @@ class Engine:
             )
             return
         turn.completing = True
+        early: list[ActivityItem] = []
+
+        def start_activities(effects: Effects | None) -> None:
+            # Activities start while the commit is on its way to disk: if it never gets
+            # there, the workflow schedules them again (activities are at-least-once) and
+            # the early runs' results match no task row.
+            if effects is not None:
+                early.extend(effects.activities)
+                for item in effects.activities:
+                    self._enqueue_activity(item)
+                effects.activities = []
+
         try:
             effects = await self.store.write(
-                partial(turns.complete_turn, turn=turn, res=res, now=now_us())
+                partial(turns.complete_turn, turn=turn, res=res, now=now_us()),
+                applied=start_activities,
             )
         except StoreClosedError:
             return  # shutting down: nothing was committed, the turn runs again after restart
         except Exception as exc:
+            for item in early:
+                self.app(item.app_id).live_tasks.pop(item.row_id, None)
             turn.completing = False
             self._release_turn(app, turn)
             failures = app.commit_failures[turn.key[1]] = (
@@ -528,7 +543,8 @@ class Engine:
                 app.activities.appendleft(item)
                 app.wake.set()
             return
-        app.live_tasks.pop(item.row_id, None)
+        if app.live_tasks.get(item.row_id) is item:
+            del app.live_tasks[item.row_id]
         self.metrics.activity_latency.labels(app_id).observe(time.monotonic() - dispatched_at)
         self.metrics.completed.labels(app_id, "activity").inc()
         if effects is not None:

@@ -450,7 +450,11 @@ def complete_activity(
 ) -> Effects | None:
     """Record an activity's result for its workflow, once; ``None`` if already recorded
     (or the workflow's execution is over)."""
-    cur = conn.execute("DELETE FROM tasks WHERE id = ?", (item.row_id,))
+    cur = conn.execute(
+        "DELETE FROM tasks WHERE id = ? AND instance_app_id = ? AND instance_id = ? "
+        "AND execution_id = ? AND task_id = ?",
+        (item.row_id, *item.instance, item.execution_id, item.task_id),
+    )
     if cur.rowcount == 0:
         return None
     tx = Tx(conn, now)
