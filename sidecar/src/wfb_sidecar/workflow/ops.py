@@ -38,7 +38,7 @@ from .protos import (
     us_to_ts,
 )
 from .rerun import fork_history
-from .tx import Tx, event, new_execution_id, read_instance
+from .tx import Tx, event, new_execution_id, parent_info, read_instance
 
 MAX_INSTANCE_ID_LENGTH = 1024
 
@@ -423,15 +423,7 @@ def _rerun_child(
     created.instanceId = child_id or f"{parent.instance_id}:{target.eventId:04x}"
     created.rerunParentInstanceInfo.CopyFrom(rerun_parent)
     app = target.router.targetAppID if target.router.targetAppID else parent.app_id
-    info = pb.ParentInstanceInfo(
-        taskScheduledId=target.eventId,
-        name=string_value(parent.name),
-        version=string_value(parent.version),
-        workflowInstance=pb.WorkflowInstance(
-            instanceId=parent.instance_id, executionId=string_value(parent.execution_id)
-        ),
-        appID=parent.app_id,
-    )
+    info = parent_info(parent, target.eventId)
     tx.create_instance(
         (app, created.instanceId),
         name=created.name,

@@ -23,7 +23,7 @@ from .protos import (
     ts_to_us,
     us_to_ts,
 )
-from .tx import Tx, event, new_execution_id
+from .tx import Tx, event, new_execution_id, parent_info
 
 log = logging.getLogger(__name__)
 
@@ -288,15 +288,7 @@ class _Turn:
                 historyPropagationScope=child.historyPropagationScope,
             ),
         )
-        parent = pb.ParentInstanceInfo(
-            taskScheduledId=action.id,
-            name=string_value(self.inst.name),
-            version=string_value(self.inst.version),
-            workflowInstance=pb.WorkflowInstance(
-                instanceId=self.key[1], executionId=string_value(self.inst.execution_id)
-            ),
-            appID=self.key[0],
-        )
+        parent = parent_info(self.inst, action.id)
         try:
             self.tx.create_instance(
                 (self._target_app(action), child_id),

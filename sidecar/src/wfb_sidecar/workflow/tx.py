@@ -38,6 +38,19 @@ def event(now: int, **payload: object) -> pb.HistoryEvent:
     return pb.HistoryEvent(eventId=-1, timestamp=us_to_ts(now), **payload)  # type: ignore[arg-type]
 
 
+def parent_info(parent: InstanceRow, task_id: int) -> pb.ParentInstanceInfo:
+    """What a child's ExecutionStarted says about the parent that created it."""
+    return pb.ParentInstanceInfo(
+        taskScheduledId=task_id,
+        name=string_value(parent.name),
+        version=string_value(parent.version),
+        workflowInstance=pb.WorkflowInstance(
+            instanceId=parent.instance_id, executionId=string_value(parent.execution_id)
+        ),
+        appID=parent.app_id,
+    )
+
+
 def read_instance(conn: sqlite3.Connection, key: Key) -> InstanceRow | None:
     row = conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE app_id = ? AND instance_id = ?",  # noqa: S608 - a constant column list
