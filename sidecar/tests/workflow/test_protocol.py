@@ -561,6 +561,26 @@ class TestControl:
         assert time.monotonic() - started < 2
         assert status(stub, "no-worker") == pb.ORCHESTRATION_STATUS_TERMINATED
 
+    def test_purge_by_filter_removes_only_finished_runs_unless_forced(
+        self, stub: pb_grpc.TaskHubSidecarServiceStub
+    ) -> None:
+        for iid in ("f1", "f2", "f3"):
+            start(stub, iid)
+        for iid in ("f1", "f2"):
+            stub.TerminateInstance(pb.TerminateRequest(instanceId=iid))
+        everything = pb.PurgeInstanceFilter(createdTimeFrom=us_to_ts(0))
+        res = stub.PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=everything))
+        assert res.deletedInstanceCount == 2 and res.isComplete.value
+        assert status(stub, "f3") == pb.ORCHESTRATION_STATUS_PENDING
+        pending_only = pb.PurgeInstanceFilter(runtimeStatus=[pb.ORCHESTRATION_STATUS_PENDING])
+        res = stub.PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=pending_only))
+        assert res.deletedInstanceCount == 0
+        res = stub.PurgeInstances(
+            pb.PurgeInstancesRequest(purgeInstanceFilter=pending_only, force=True)
+        )
+        assert res.deletedInstanceCount == 1
+        assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="f3")).exists
+
     def test_metrics_count_work(
         self,
         backend: BackendThread,
