@@ -451,6 +451,31 @@ class TestChildren:
         assert "kid2" in failed.failureDetails.errorMessage
 
 
+class TestFlowControl:
+    def test_a_stream_gets_at_most_its_share_of_turns(self, tmp_path: Path) -> None:
+        b = BackendThread(tmp_path / "cap.db", max_turns_per_stream=2).start()
+        channel = grpc.insecure_channel(b.address)
+        s = pb_grpc.TaskHubSidecarServiceStub(channel)
+        w = RawWorker(b.address)
+        try:
+            time.sleep(0.1)
+            for n in range(5):
+                start(s, f"cap{n}")
+            first, second = w.next(), w.next()
+            assert w.nothing_for(0.5)  # the other three wait in the backend
+            complete(s, first)
+            third = w.next()
+            assert third.workflowRequest.instanceId not in {
+                first.workflowRequest.instanceId,
+                second.workflowRequest.instanceId,
+            }
+            assert w.nothing_for(0.3)
+        finally:
+            w.close()
+            channel.close()
+            b.stop()
+
+
 class TestRedelivery:
     def test_closed_stream_work_is_dispatched_again(
         self,
