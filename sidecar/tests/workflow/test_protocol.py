@@ -326,6 +326,46 @@ class TestTurns:
         assert w.nothing_for(0.3)
 
 
+class TestSuspension:
+    def test_a_suspension_starts_its_own_turn(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        # Work caused by events before a suspension in the same turn would be recorded
+        # after it, where the SDK's replay buffers it and schedules it a second time.
+        w = open_worker(backend, workers)
+        start(stub, "sus")
+        complete(stub, w.next(), schedule(1))
+        activity = w.next()
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="sus", name="busy"))
+        busy = w.next()  # the instance is now in flight...
+        stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId="sus", taskId=1, completionToken=activity.completionToken
+            )
+        )
+        stub.SuspendInstance(pb.SuspendRequest(instanceId="sus"))
+        complete(stub, busy)  # ...so the result and the suspension queue up together
+        result_turn = w.next()
+        assert kinds(list(result_turn.workflowRequest.newEvents)) == [
+            "workflowStarted",
+            "taskCompleted",
+        ]
+        complete(stub, result_turn, schedule(2))
+        suspended_turn = w.next(pings=False)
+        while suspended_turn.HasField("activityRequest"):
+            suspended_turn = w.next()
+        assert kinds(list(suspended_turn.workflowRequest.newEvents)) == [
+            "workflowStarted",
+            "executionSuspended",
+        ]
+        complete(stub, suspended_turn)
+        events = kinds(history(stub, "sus"))
+        assert events.index("executionSuspended") > events.index("taskScheduled", 3)
+
+
 class TestContinueAsNew:
     def test_late_results_of_the_old_execution_are_dropped(
         self,

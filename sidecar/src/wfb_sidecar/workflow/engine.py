@@ -355,9 +355,7 @@ class Engine:
                 self._send_turn(app, stream, data)
                 continue
             if isinstance(data, TurnData):  # only stale events: discard them
-                await self.store.write(
-                    partial(ops.discard_inbox, key=data.key, up_to=data.last_inbox_id)
-                )
+                await self.store.write(partial(ops.discard_inbox, ids=data.inbox_ids))
             if iid in app.dirty:
                 app.dirty.discard(iid)
                 app.ready[iid] = None
@@ -391,7 +389,7 @@ class Engine:
             execution_id=data.execution_id,
             history_len=data.history_len,
             new_events=data.new_events,
-            last_inbox_id=data.last_inbox_id,
+            inbox_ids=data.inbox_ids,
             stream_id=stream.id,
             dispatched_at=started,
             deadline=started + self.turn_lease_seconds,

@@ -156,14 +156,17 @@ class Tx:
         cur = self.conn.execute("DELETE FROM timers WHERE app_id = ? AND instance_id = ?", key)
         self.effects.timers_removed += cur.rowcount
 
-    def drop_inbox(self, key: Key, up_to: int | None = None) -> None:
-        if up_to is None:
-            self.conn.execute("DELETE FROM inbox WHERE app_id = ? AND instance_id = ?", key)
-        else:
-            self.conn.execute(
-                "DELETE FROM inbox WHERE app_id = ? AND instance_id = ? AND id <= ?",
-                (*key, up_to),
-            )
+    def drop_inbox(self, key: Key) -> None:
+        self.conn.execute("DELETE FROM inbox WHERE app_id = ? AND instance_id = ?", key)
+
+    def consume_inbox(self, key: Key, ids: list[int]) -> None:
+        """Delete the rows a turn consumed; if others are left, the instance has more to do."""
+        self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
+        left = self.conn.execute(
+            "SELECT 1 FROM inbox WHERE app_id = ? AND instance_id = ? LIMIT 1", key
+        ).fetchone()
+        if left is not None:
+            self.effects.ready.add(key)
 
     def clear(self, key: Key) -> None:
         """Remove everything stored for an instance except its row."""
