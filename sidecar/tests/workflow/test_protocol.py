@@ -300,6 +300,22 @@ class TestTurns:
         assert [e.eventRaised.name for e in second.workflowRequest.newEvents[1:]] == ["e1", "e2"]
         assert len(second.workflowRequest.pastEvents) == 2
 
+    def test_complete_workflow_task_is_an_alias(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "alias")
+        item = w.next()
+        stub.CompleteWorkflowTask(
+            pb.WorkflowResponse(
+                instanceId="alias", actions=[schedule(1)], completionToken=item.completionToken
+            )
+        )
+        assert kinds(history(stub, "alias"))[-1] == "taskScheduled"
+
     def test_stale_and_duplicate_completions_are_dropped(
         self,
         backend: BackendThread,
