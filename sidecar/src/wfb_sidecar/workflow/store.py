@@ -95,6 +95,51 @@ SCHEMA: list[str] = [
     CREATE INDEX timers_by_due_time ON timers (fire_at);
     CREATE INDEX timers_by_instance ON timers (app_id, instance_id);
     """,
+    # 2: row ids of inbox, tasks and timers are never reused (AUTOINCREMENT). The engine
+    # keys in-flight activities by task row id; a reused id let one activity's completion
+    # delete another's task row and forget it, so that workflow waited forever.
+    """
+    CREATE TABLE inbox_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        event BLOB NOT NULL
+    );
+    INSERT INTO inbox_v2 (id, app_id, instance_id, execution_id, event)
+        SELECT id, app_id, instance_id, execution_id, event FROM inbox;
+    DROP TABLE inbox;
+    ALTER TABLE inbox_v2 RENAME TO inbox;
+    CREATE INDEX inbox_by_instance ON inbox (app_id, instance_id, id);
+    CREATE TABLE tasks_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        task_id INTEGER NOT NULL,
+        request BLOB NOT NULL
+    );
+    INSERT INTO tasks_v2 (id, app_id, instance_app_id, instance_id, execution_id, task_id, request)
+        SELECT id, app_id, instance_app_id, instance_id, execution_id, task_id, request FROM tasks;
+    DROP TABLE tasks;
+    ALTER TABLE tasks_v2 RENAME TO tasks;
+    CREATE INDEX tasks_by_instance ON tasks (instance_app_id, instance_id);
+    CREATE TABLE timers_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        fire_at INTEGER NOT NULL,
+        event BLOB NOT NULL
+    );
+    INSERT INTO timers_v2 (id, app_id, instance_id, execution_id, fire_at, event)
+        SELECT id, app_id, instance_id, execution_id, fire_at, event FROM timers;
+    DROP TABLE timers;
+    ALTER TABLE timers_v2 RENAME TO timers;
+    CREATE INDEX timers_by_due_time ON timers (fire_at);
+    CREATE INDEX timers_by_instance ON timers (app_id, instance_id);
+    """,
 ]
 
 
