@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCHEMA: list[str] = [
-    # 1: instances, their history, inboxes, activity tasks and timers. Task ids are never
-    # reused (AUTOINCREMENT): the scheduler tracks running activities by them.
+    # 1: instances, their history, inboxes, activity tasks and timers.
     """
     CREATE TABLE instances (
         app_id TEXT NOT NULL,
@@ -75,7 +74,7 @@ SCHEMA: list[str] = [
     );
     CREATE INDEX inbox_by_instance ON inbox (app_id, instance_id, id);
     CREATE TABLE tasks (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         app_id TEXT NOT NULL,
         instance_app_id TEXT NOT NULL,
         instance_id TEXT NOT NULL,
