@@ -126,7 +126,7 @@ class Supervisor:
             if not self.stopping:
                 await self.start(p)
 
-    async def stop_all(self, grace_s: float = 10.0) -> None:
+    async def stop_all(self, grace_s: float = 25.0) -> None:
         self.stopping = True
         # Apps first, then the sidecar (the first process), so apps drain through it.
         for group in (self.processes[1:], self.processes[:1]):
