@@ -565,3 +565,43 @@ class TestRerunReuse:
         assert functions.node_keys() == ["b"] and functions.calls[0]["input"] == {"prev": 41}
         reused = [e for e in functions.events("node.completed") if e["data"].get("reused")]
         assert {e["nodeKey"] for e in reused} == {"trigger", "a"}
+
+
+class TestPureTransform:
+    def test_transform_runs_inline_like_the_builtin(self, build: Any, functions: Any) -> None:
+        functions.on(
+            "system/http-request",
+            lambda _i: {
+                "status": 200,
+                "body": {
+                    "users": [
+                        {"id": 2, "name": "Bo", "active": True},
+                        {"id": 1, "name": "Al", "active": True},
+                        {"id": 3, "name": "Cy", "active": False},
+                    ]
+                },
+            },
+        )
+        run = build.run(build.example("linear-http-chain.json"), {"apiUrl": "https://example.com"})
+        assert run.status == "COMPLETED", run.failure
+        assert [c["functionSlug"] for c in functions.calls] == ["system/http-request", "system/log"]
+        active = run.output["outputs"]["active"]["data"]
+        assert active == {
+            "result": [{"userId": 1, "fullName": "Al"}, {"userId": 2, "fullName": "Bo"}],
+            "count": 2,
+        }
+        assert functions.calls[1]["input"]["message"].startswith("2 active users: ")
+
+    def test_bad_pipelines_fail_the_node(self, build: Any) -> None:
+        definition = build.chain(
+            build.node(T, "trigger"),
+            build.node(
+                "t",
+                "action",
+                actionId="system/transform",
+                source=[1],
+                pipeline=[{"operation": "explode"}],
+            ),
+        )
+        run = build.run(definition, {})
+        assert run.status == "FAILED" and "explode" in run.failure

@@ -333,7 +333,9 @@ class Interpreter:
     def run_pure_action(self, node_id: str, typed: ActionNode) -> None:
         try:
             node_input = render(typed.config.function_input(), self.state.scope())
-            data = run_pure_function(typed.config.action_id, node_input)
+            data = run_pure_function(
+                typed.config.action_id, node_input, self.record_instance, node_id
+            )
         except (TemplateError, ValueError) as exc:
             raise NodeFailure(node_id, str(exc)) from None
         output = envelope(data)
