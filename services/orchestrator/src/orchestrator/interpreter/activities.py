@@ -93,6 +93,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _event(key: str, kind: str, node_key: str, node_id: str, **data: Any) -> c.EventRecord:
+    """A node event of one activity execution; its id is stable across redeliveries."""
+    return c.EventRecord(
+        eid=f"act:{key}:{kind.removeprefix('node.')}",
+        type=kind,
+        node_key=node_key,
+        node_id=node_id,
+        at=_now(),
+        data=data,
+    )
+
+
 def _execution_key(ctx: WorkflowActivityContext) -> str:
     inner = ctx.get_inner_context()
     execution_id = getattr(inner, "task_execution_id", "") or getattr(
@@ -169,13 +181,12 @@ async def execute_action(ctx: WorkflowActivityContext, payload: dict[str, Any]) 
 async def _run_action(
     env: ActivityEnv, res: _LoopResources, task: c.ActionTask, key: str
 ) -> dict[str, Any]:
-    started = c.EventRecord(
-        eid=f"act:{key}:started",
-        type="node.started",
-        node_key=task.node_key,
-        node_id=task.node_id,
-        at=_now(),
-        data={
+    started = _event(
+        key,
+        "node.started",
+        task.node_key,
+        task.node_id,
+        **{
             "input": task.input,
             "label": task.node_name,
             "nodeType": task.node_type,
@@ -192,13 +203,12 @@ async def _run_action(
     except NonRetryableError as exc:
         return await _attempt_failed(res, task, key, attempt, str(exc), retryable=False)
     result.setdefault("duration_ms", round((time.perf_counter() - begun) * 1000, 2))
-    completed = c.EventRecord(
-        eid=f"act:{key}:completed",
-        type="node.completed",
-        node_key=task.node_key,
-        node_id=task.node_id,
-        at=_now(),
-        data={
+    completed = _event(
+        key,
+        "node.completed",
+        task.node_key,
+        task.node_id,
+        **{
             "output": result,
             "attempt": attempt,
             "label": task.node_name,
@@ -223,13 +233,12 @@ async def _attempt_failed(
         await res.store.record(
             task.instance_id,
             [
-                c.EventRecord(
-                    eid=f"act:{key}:retrying",
-                    type="node.retrying",
-                    node_key=task.node_key,
-                    node_id=task.node_id,
-                    at=_now(),
-                    data={"attempt": attempt, "error": message},
+                _event(
+                    key,
+                    "node.retrying",
+                    task.node_key,
+                    task.node_id,
+                    **{"attempt": attempt, "error": message},
                 )
             ],
         )
@@ -318,13 +327,12 @@ async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
         return dict(previous)
     await res.store.begin_attempt(
         task.instance_id,
-        c.EventRecord(
-            eid=f"act:{key}:started",
-            type="node.started",
-            node_key=task.node_key,
-            node_id=task.node_id,
-            at=_now(),
-            data={"input": {"topic": task.topic, "data": task.data}, "nodeType": "publish-event"},
+        _event(
+            key,
+            "node.started",
+            task.node_key,
+            task.node_id,
+            **{"input": {"topic": task.topic, "data": task.data}, "nodeType": "publish-event"},
         ),
     )
     params = {f"metadata.{k}": v for k, v in task.metadata.items()}
@@ -346,14 +354,7 @@ async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
         "error": None,
         "duration_ms": 0,
     }
-    completed = c.EventRecord(
-        eid=f"act:{key}:completed",
-        type="node.completed",
-        node_key=task.node_key,
-        node_id=task.node_id,
-        at=_now(),
-        data={"output": result},
-    )
+    completed = _event(key, "node.completed", task.node_key, task.node_id, **{"output": result})
     await res.store.record_with_result(task.instance_id, [completed], key, result)
     return result
 
