@@ -27,7 +27,9 @@ from workflow_core.model import SerializedNode
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_.-]*$"
 _SLUG = re.compile(SLUG_PATTERN)
 DEFAULT_APPROVAL_TIMEOUT = timedelta(hours=24)
-ACTION_CONTROL_KEYS = frozenset({"actionId", "retry", "timeoutSeconds", "onError", "compensate"})
+ACTION_CONTROL_KEYS = frozenset(
+    {"actionId", "retry", "timeoutSeconds", "onError", "compensate", "credentialName"}
+)
 """Keys of an action's config that steer execution; every other key is function input."""
 
 
@@ -122,6 +124,10 @@ class ActionConfig(_Config):
     timeout_seconds: float | None = Field(default=None, gt=0, alias="timeoutSeconds")
     on_error: Literal["stop", "continue", "compensate"] = Field(default="stop", alias="onError")
     compensate: CompensateConfig | None = None
+    credential_name: str | None = Field(
+        default=None, alias="credentialName", pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$"
+    )
+    """Which of the project's stored credentials the function uses (default: ``default``)."""
 
     @field_validator("action_id")
     @classmethod

@@ -156,6 +156,17 @@ class TestExecuteAction:
         assert (row.status, row.attempts) == ("completed", 1)
         assert row.input == {"q": 1, "token": "[redacted]"}
 
+    async def test_project_and_credential_name_reach_function_runner(
+        self, env: Any, sidecar: FakeSidecar
+    ) -> None:
+        await act.execute_action(context(), action(tenantId="proj-1", credentialName="billing"))
+        body = sidecar.requests[0]
+        assert (body["tenant_id"], body["credential_name"]) == ("proj-1", "billing")
+        await act.execute_action(context(2), action(nodeKey="b", nodeId="b"))
+        assert (
+            "tenant_id" not in sidecar.requests[1] and "credential_name" not in sidecar.requests[1]
+        )
+
     async def test_redelivered_activity_returns_the_recorded_result(
         self, env: Any, sidecar: FakeSidecar
     ) -> None:

@@ -44,6 +44,10 @@ class _LoopResources:
     store: RecordStore
     http: httpx.AsyncClient
 
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.store.engine.dispose()
+
 
 class ActivityEnv:
     """Settings plus the resources activities use, created on the worker's event loop."""
@@ -84,8 +88,10 @@ class ActivityEnv:
         return found
 
     async def close(self) -> None:
-        for resources in self._by_loop.values():
-            await resources.http.aclose()
+        """Close what this loop created (another loop's resources die with that loop)."""
+        mine = self._by_loop.pop(id(asyncio.get_running_loop()), None)
+        if mine is not None:
+            await mine.close()
         self._by_loop.clear()
 
 
@@ -266,6 +272,10 @@ async def _call_function_runner(
         "timeout_seconds": timeout,
         "idempotency_key": f"{task.instance_id}:{task.node_key}:{attempt}",
     }
+    if task.tenant_id:
+        body["tenant_id"] = task.tenant_id
+    if task.credential_name:
+        body["credential_name"] = task.credential_name
     url = f"/v1.0/invoke/{settings.function_runner_app_id}/method/execute"
     try:
         response = await res.http.post(

@@ -101,6 +101,9 @@ class ActionTask(_Model):
     max_attempts: int = Field(default=1, alias="maxAttempts")
     compensation_of: str | None = Field(default=None, alias="compensationOf")
     trace_parent: str | None = Field(default=None, alias="traceParent")
+    tenant_id: str | None = Field(default=None, alias="tenantId")
+    """The run's project: function-runner looks its stored credentials up under it."""
+    credential_name: str | None = Field(default=None, alias="credentialName")
     records: list[EventRecord] = Field(default_factory=list)
     """The workflow's own pending records (skips, conditions, ...), written first, in the
     same transaction as ``node.started``: no separate activity, and the log keeps the

@@ -432,6 +432,8 @@ class Interpreter:
             max_attempts=retry.max_attempts if retry is not None else 1,
             compensation_of=compensation_of,
             trace_parent=self.run_input.trace_parent,
+            tenant_id=self.run_input.labels.get("projectId"),
+            credential_name=typed.config.credential_name if typed is not None else None,
         )
 
     def start_action(self, node_id: str, typed: ActionNode) -> None:
