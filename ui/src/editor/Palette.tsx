@@ -2,6 +2,7 @@
 import { useMemo, useState, type DragEvent } from "react";
 import type { CatalogFunction } from "../api/types";
 import type { NodeKind } from "../definition/nodeData";
+import { NodeIcon } from "./nodes/NodeIcon";
 import { NODE_SPECS, PALETTE_ORDER } from "./nodes/specs";
 import { groupByPlugin } from "./panels/FunctionPicker";
 import { useEditor } from "./store/context";
@@ -31,7 +32,7 @@ export function Palette({ onAdd }: { onAdd: (item: PaletteItem) => void }) {
     e.dataTransfer.effectAllowed = "move";
   };
 
-  const entry = (item: PaletteItem, title: string, sub: string, icon: string, testId: string) => (
+  const entry = (item: PaletteItem, title: string, sub: string, icon: NodeKind | "function", testId: string) => (
     <li key={testId}>
       <button
         type="button"
@@ -43,7 +44,7 @@ export function Palette({ onAdd }: { onAdd: (item: PaletteItem) => void }) {
         title={`${sub} — drag onto the canvas or press Enter to add`}
       >
         <span className="palette-icon" aria-hidden="true">
-          {icon}
+          <NodeIcon kind={icon} />
         </span>
         <span className="palette-text">
           <span className="palette-title">{title}</span>
@@ -65,7 +66,7 @@ export function Palette({ onAdd }: { onAdd: (item: PaletteItem) => void }) {
         {kinds.length > 0 && (
           <section>
             <h3 className="palette-group">Steps</h3>
-            <ul>{kinds.map((k) => entry({ kind: k }, NODE_SPECS[k].title, NODE_SPECS[k].description, NODE_SPECS[k].icon, `palette-kind-${k}`))}</ul>
+            <ul>{kinds.map((k) => entry({ kind: k }, NODE_SPECS[k].title, NODE_SPECS[k].description, k, `palette-kind-${k}`))}</ul>
           </section>
         )}
         {!loaded && <p className="muted small pad">Loading functions…</p>}
@@ -76,7 +77,7 @@ export function Palette({ onAdd }: { onAdd: (item: PaletteItem) => void }) {
             </summary>
             <ul>
               {fns.map((f) =>
-                entry({ kind: "action", actionId: f.slug, label: f.name }, f.name, f.slug, "⚡", `palette-fn-${f.slug}`),
+                entry({ kind: "action", actionId: f.slug, label: f.name }, f.name, f.slug, "function", `palette-fn-${f.slug}`),
               )}
             </ul>
           </details>

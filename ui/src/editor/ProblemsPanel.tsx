@@ -1,18 +1,11 @@
 // Every problem of the workflow; choosing one selects its node.
 import { useMemo } from "react";
 import type { Issue } from "../api/types";
+import { dedupeIssues } from "./graph/issues";
 import { useEditor } from "./store/context";
 
 export function mergeIssues(client: Issue[], server: Issue[]): Issue[] {
-  const seen = new Set<string>();
-  const out: Issue[] = [];
-  for (const i of [...server, ...client]) {
-    const key = `${i.nodeId ?? ""}|${i.code}|${i.field ?? ""}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(i);
-  }
-  return out.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "error" ? -1 : 1));
+  return dedupeIssues(client, server).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "error" ? -1 : 1));
 }
 
 export function ProblemsPanel({ onFocusNode }: { onFocusNode: (id: string) => void }) {

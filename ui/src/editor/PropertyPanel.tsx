@@ -1,6 +1,8 @@
 // The selected node's properties: common fields, its issues, and its type's panel.
 import { useMemo, type ComponentType } from "react";
 import type { NodeKind, WorkflowNodeData } from "../definition/nodeData";
+import { dedupeIssues } from "./graph/issues";
+import { NodeIcon } from "./nodes/NodeIcon";
 import { NODE_SPECS } from "./nodes/specs";
 import { nodePanels } from "./nodes/registry";
 import type { PanelProps } from "./panels/common";
@@ -20,7 +22,7 @@ export function PropertyPanel() {
   const clientIssues = useEditor((s) => s.clientIssues);
   const serverIssues = useEditor((s) => s.serverIssues);
   const issues = useMemo(
-    () => [...clientIssues, ...serverIssues].filter((i) => selected && i.nodeId === selected.id),
+    () => (selected ? dedupeIssues(clientIssues, serverIssues, selected.id) : []),
     [clientIssues, serverIssues, selected],
   );
   const updateNode = useEditor((s) => s.updateNode);
@@ -48,10 +50,11 @@ export function PropertyPanel() {
     <aside className="inspector" aria-label="Properties">
       <header className="inspector-head">
         <span className="wf-node-icon" aria-hidden="true">
-          {NODE_SPECS[data.kind].icon}
+          <NodeIcon kind={data.kind} />
         </span>
         <div>
           <div className="eyebrow">{NODE_SPECS[data.kind].title}</div>
+          <div className="strong">{data.label || selected.id}</div>
           <div className="muted small mono">
             id {selected.id} · {"{{"}
             {ref}

@@ -3,6 +3,8 @@ import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo, type ReactNode } from "react";
 import type { WorkflowNodeData } from "../../definition/nodeData";
 import { useEditor } from "../store/context";
+import { dedupeIssues } from "../graph/issues";
+import { NodeIcon } from "./NodeIcon";
 import { specOf, summarize } from "./specs";
 
 export interface OutputHandle {
@@ -17,13 +19,11 @@ function useNodeIssues(id: string): { errors: number; warnings: number; first?: 
     let errors = 0;
     let warnings = 0;
     let first = "";
-    for (const list of [s.clientIssues, s.serverIssues])
-      for (const i of list)
-        if (i.nodeId === id) {
-          if (i.severity === "error") errors++;
-          else warnings++;
-          first ||= i.message;
-        }
+    for (const i of dedupeIssues(s.clientIssues, s.serverIssues, id)) {
+      if (i.severity === "error") errors++;
+      else warnings++;
+      first ||= i.message;
+    }
     return `${errors}|${warnings}|${first}`;
   });
   const [errors, warnings, ...rest] = key.split("|");
@@ -56,7 +56,7 @@ function ShellImpl({ id, data, selected, outputs, hasInput = true, children }: N
       {hasInput && <Handle type="target" position={Position.Left} className="wf-handle wf-handle-in" aria-label={`${data.label} input`} />}
       <div className="wf-node-head">
         <span className="wf-node-icon" aria-hidden="true">
-          {spec.icon}
+          <NodeIcon kind={data.kind} />
         </span>
         <div className="wf-node-titles">
           <div className="wf-node-kind">{spec.title}</div>
