@@ -1,7 +1,6 @@
 """Alembic environment of the Admin API: migrations of its own tables only."""
 
-from sqlalchemy import MetaData
-
+from admin_api.models import Base
 from service_kit.db import run_alembic_env
 
-run_alembic_env(MetaData())
+run_alembic_env(Base.metadata)

@@ -1,0 +1,34 @@
+"""Argon2id password hashing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("a password nobody has; equalises timing for unknown accounts")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    """Checks ``password``; with no stored hash it still spends the same time."""
+    if stored is None:
+        await asyncio.to_thread(_verify, _DUMMY, password)
+        return False
+    return await asyncio.to_thread(_verify, stored, password)
+
+
+def needs_rehash(stored: str) -> bool:
+    return _hasher.check_needs_rehash(stored)

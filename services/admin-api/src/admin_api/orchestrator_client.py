@@ -1,0 +1,127 @@
+"""The one place that talks to the workflow orchestrator: Dapr service invocation of
+``workflow-orchestrator``'s v2 API, forwarding the caller's ``Authorization``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from service_kit.auth import dapr_invoke_url
+from service_kit.problems import BadGateway, GatewayTimeout, ServiceUnavailable
+
+
+class StartedRun(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    instance_id: str = Field(alias="instanceId")
+    workflow_id: str | None = Field(default=None, alias="workflowId")
+    status: str = "started"
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    instance_id: str = Field(alias="instanceId")
+    workflow_id: str | None = Field(default=None, alias="workflowId")
+    runtime_status: str | None = Field(default=None, alias="runtimeStatus")
+    phase: str | None = None
+    started_at: str | None = Field(default=None, alias="startedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    error: Any = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    duration_ms: float | None = Field(default=None, alias="durationMs")
+
+
+class RunPage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    items: list[Run] = Field(default_factory=list)
+    next_cursor: str | None = Field(default=None, alias="nextCursor")
+
+
+class OrchestratorClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        dapr_http_endpoint: str,
+        app_id: str = "workflow-orchestrator",
+        dapr_api_token: str | None = None,
+    ) -> None:
+        self.http = http
+        self.base = dapr_invoke_url(dapr_http_endpoint, app_id, "api/v2/workflows")
+        self.dapr_api_token = dapr_api_token
+
+    def _headers(self, authorization: str | None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if authorization:
+            headers["authorization"] = authorization
+        if self.dapr_api_token:
+            headers["dapr-api-token"] = self.dapr_api_token
+        return headers
+
+    async def _call(self, method: str, url: str, authorization: str | None, **kw: Any) -> Any:
+        try:
+            response = await self.http.request(
+                method, url, headers=self._headers(authorization), **kw
+            )
+        except httpx.TimeoutException:
+            raise GatewayTimeout("the workflow orchestrator did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"the workflow orchestrator is unreachable: {exc}") from None
+        if response.status_code >= 400:
+            raise BadGateway(
+                f"the workflow orchestrator answered {response.status_code}",
+                upstream_status=response.status_code,
+                upstream=_problem_detail(response),
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise BadGateway(
+                "the workflow orchestrator answered with something that is not JSON"
+            ) from None
+
+    async def start(
+        self,
+        definition: dict[str, Any],
+        trigger_data: dict[str, Any],
+        labels: dict[str, str],
+        authorization: str | None,
+    ) -> StartedRun:
+        body = {"definition": definition, "triggerData": trigger_data, "labels": labels}
+        data = await self._call("POST", self.base, authorization, json=body)
+        try:
+            return StartedRun.model_validate(data)
+        except ValueError:
+            raise BadGateway("the workflow orchestrator's answer has no instanceId") from None
+
+    async def list_runs(
+        self,
+        labels: dict[str, str],
+        authorization: str | None,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        params: list[tuple[str, str | int]] = [("label", f"{k}:{v}") for k, v in labels.items()]
+        params.append(("limit", limit))
+        if status:
+            params.append(("status", status))
+        if cursor:
+            params.append(("cursor", cursor))
+        data = await self._call("GET", self.base, authorization, params=params)
+        try:
+            return RunPage.model_validate(data)
+        except ValueError:
+            raise BadGateway("the workflow orchestrator's run list is malformed") from None
+
+
+def _problem_detail(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return body.get("detail", body) if isinstance(body, dict) else body
