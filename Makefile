@@ -79,6 +79,10 @@ format: ## apply ruff formatting and autofixes
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+.PHONY: bench-function-runner
+bench-function-runner: ## /execute of a trivial builtin: requests/s and p99 at concurrency 32
+	$(UV) run --frozen python bench/function_runner/execute_bench.py
+
 .PHONY: clean
 clean: ## remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache ui/dist test-artifacts

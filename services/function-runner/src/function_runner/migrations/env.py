@@ -1,7 +1,7 @@
 """Alembic environment of the Function Runner: migrations of its own tables only."""
 
-from sqlalchemy import MetaData
-
+from function_runner.database import Base, import_models
 from service_kit.db import run_alembic_env
 
-run_alembic_env(MetaData())
+import_models()
+run_alembic_env(Base.metadata)

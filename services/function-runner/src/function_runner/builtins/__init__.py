@@ -1,0 +1,1 @@
+"""Builtin functions: the framework (:mod:`.base`) and the ``system/*`` handlers."""

@@ -1,0 +1,1 @@
+"""``POST /execute``: validation, dispatch to the executors, limits, recording."""

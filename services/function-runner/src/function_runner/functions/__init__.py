@@ -1,0 +1,1 @@
+"""The function registry: the ``functions`` table, its CRUD API and builtin seeding."""

@@ -1,0 +1,1 @@
+"""Outbound HTTP safety: the SSRF policy and the guarded client built on it."""
