@@ -1,0 +1,1 @@
+"""Pub/sub: CloudEvents, the SQLite log, subscriptions and delivery."""
