@@ -27,6 +27,19 @@ def problem(status: int, detail: str) -> JSONResponse:
     )
 
 
+RANK = {"viewer": 1, "editor": 2, "admin": 3, "owner": 4}
+MIN_ROLE = {
+    "tenant.read": "viewer",
+    "workflow.read": "viewer",
+    "executions.read": "viewer",
+    "workflow.write": "editor",
+    "workflow.run": "editor",
+    "workflow.deploy": "admin",
+    "workflow.delete": "admin",
+    "tenant.update": "admin",
+}
+
+
 def jwt(sub: str, ttl: float) -> str:
     def enc(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
@@ -44,6 +57,7 @@ class AdminState:
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     access_ttl: float = 600
+    authz_calls: list[dict[str, Any]] = field(default_factory=list)
     refresh_calls: int = 0
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
@@ -133,7 +147,39 @@ def fake_admin(state: AdminState) -> FastAPI:
         if uid is None:
             return problem(401, "token expired or invalid")
         user = user_by_id(uid)
-        return JSONResponse({"id": uid, "email": user["email"]})
+        memberships = [
+            {"scopeType": "project", "scopeId": p, "role": r, "name": p.upper()}
+            for (u, p), r in state.roles.items()
+            if u == uid
+        ]
+        return JSONResponse(
+            {"user": {"id": uid, "email": user["email"]}, "memberships": memberships}
+        )
+
+    @app.post("/api/v1/authz/check")
+    async def authz(body: dict[str, Any], request: Request) -> Response:
+        state.authz_calls.append(body)
+        if request.headers.get("dapr-caller-app-id") != "builder-bff":
+            return problem(401, "this endpoint is only for Dapr service invocation")
+        uid = state.access.get(body["token"])
+        resource = body["resource"]
+        if resource["type"] == "project":
+            pid = resource["id"]
+        elif resource["type"] == "workflow" and resource["id"] in state.workflows:
+            pid = state.workflows[resource["id"]]["projectId"]
+        else:
+            return JSONResponse({"allowed": False})
+        role = state.roles.get((uid or "", pid))
+        if role is None:
+            return JSONResponse({"allowed": False})
+        need = MIN_ROLE[body["action"]]
+        return JSONResponse(
+            {
+                "allowed": RANK[role] >= RANK[need],
+                "role": role,
+                "tenant": {"companyId": "c1", "organizationId": "o1", "projectId": pid},
+            }
+        )
 
     def role(request: Request, project: str) -> str | None:
         return state.roles.get((caller(request) or "", project))
@@ -330,9 +376,14 @@ def fake_function_runner(state: RunnerState) -> FastAPI:
     app = FastAPI()
 
     @app.get("/functions")
-    async def functions() -> Any:
+    async def functions(limit: int = 100, cursor: str | None = None) -> Response:
         state.calls += 1
-        return {"items": state.functions}
+        if limit > 500:
+            return problem(422, "limit must be at most 500")
+        start = int(cursor or 0)
+        page = state.functions[start : start + limit]
+        more = start + limit < len(state.functions)
+        return JSONResponse({"items": page, "next_cursor": str(start + limit) if more else None})
 
     @app.post("/functions")
     async def register(body: dict[str, Any]) -> Response:
@@ -342,15 +393,19 @@ def fake_function_runner(state: RunnerState) -> FastAPI:
         return JSONResponse(body, status_code=201)
 
     @app.get("/credentials")
-    async def credentials(projectId: str) -> Any:
-        return {"items": [c for c in state.credentials if c["projectId"] == projectId]}
+    async def credentials(request: Request) -> Any:
+        tenant = request.headers["x-tenant-id"]
+        rows = [c for c in state.credentials if c["tenant_id"] == tenant]
+        return {"items": [{k: v for k, v in c.items() if k != "values"} for c in rows]}
 
     @app.post("/credentials")
-    async def create(body: dict[str, Any]) -> Response:
-        state.credentials.append({**body, "id": f"cr{len(state.credentials) + 1}"})
-        return JSONResponse(
-            {"id": f"cr{len(state.credentials)}", "name": body["name"]}, status_code=201
-        )
+    async def create(body: dict[str, Any], request: Request) -> Response:
+        if set(body) - {"name", "integration_type", "values"}:
+            return problem(422, "unknown fields")
+        row = {**body, "id": f"cr{len(state.credentials) + 1}"}
+        row["tenant_id"] = request.headers["x-tenant-id"]
+        state.credentials.append(row)
+        return JSONResponse({k: v for k, v in row.items() if k != "values"}, status_code=201)
 
     return app
 
@@ -372,6 +427,7 @@ def fake_sidecar(apps: dict[str, FastAPI]) -> FastAPI:
         headers = {
             k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}
         }
+        headers["dapr-caller-app-id"] = "builder-bff"  # what the caller's sidecar adds
         upstream = await clients[app_id].request(
             request.method,
             f"/{path}",

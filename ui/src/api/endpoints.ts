@@ -28,6 +28,7 @@ export const sessionApi = {
   login: (email: string, password: string) => api<{ user: User }>("/api/auth/login", { body: { email, password }, quiet401: true }),
   register: (email: string, password: string, name?: string) =>
     api<{ user: User }>("/api/auth/register", { body: { email, password, ...(name ? { name } : {}) }, quiet401: true }),
+
   logout: () => api<void>("/api/auth/logout", { method: "POST", quiet401: true }),
 };
 
@@ -54,9 +55,11 @@ function normalizeWorkflow(raw: Record<string, unknown>): WorkflowSummary {
 }
 
 function normalizeVersion(raw: Record<string, unknown>): WorkflowVersion {
+  const summary = (raw.version && typeof raw.version === "object" ? raw.version : raw) as Record<string, unknown>;
+  raw = { ...summary, definition: raw.definition ?? summary.definition };
   return {
     ...raw,
-    version: Number(raw.version ?? raw.number),
+    version: Number(raw.number ?? raw.version),
     message: (raw.message ?? null) as string | null,
     author: (raw.author ?? raw.authorLabel ?? raw.author_label ?? raw.authorId ?? null) as string | null,
     createdAt: (raw.createdAt ?? raw.created_at ?? null) as string | null,
@@ -70,9 +73,13 @@ export const workflowApi = {
       r.items.map((w) => ({ ...normalizeWorkflow(w), lastRun: (w.lastRun ?? null) as RunSummary | null })),
     ),
   get: (id: string) => api<Record<string, unknown>>(admin(`workflows/${id}`)).then(normalizeWorkflow),
-  create: (projectId: string, name: string, definition?: WorkflowDefinition, description?: string) =>
+  create: (projectId: string, name: string, definition?: WorkflowDefinition, options: { description?: string; message?: string } = {}) =>
     api<Record<string, unknown>>(admin(`projects/${projectId}/workflows`), {
-      body: { name, ...(description ? { description } : {}), ...(definition ? { definition } : {}) },
+      body: {
+        name,
+        ...(options.description ? { description: options.description } : {}),
+        ...(definition ? { definition, message: options.message ?? "Created" } : {}),
+      },
     }).then(normalizeWorkflow),
   rename: (id: string, patch: { name?: string; description?: string }) =>
     api<Record<string, unknown>>(admin(`workflows/${id}`), { method: "PATCH", body: patch }).then(normalizeWorkflow),
@@ -81,11 +88,16 @@ export const workflowApi = {
     api<unknown>(admin(`workflows/${id}/versions`)).then((b) => itemsOf<Record<string, unknown>>(b).map(normalizeVersion)),
   version: (id: string, version: number) =>
     api<Record<string, unknown>>(admin(`workflows/${id}/versions/${version}`)).then(normalizeVersion),
+  /** A new version when the definition changed (admin-api keeps identical saves as one). */
   save: (id: string, definition: WorkflowDefinition, message: string) =>
-    api<Record<string, unknown>>(admin(`workflows/${id}/versions`), { body: { definition, message } }).then(normalizeVersion),
+    api<Record<string, unknown>>(admin(`workflows/${id}/definition`), { method: "PUT", body: { definition, message } }).then(
+      (r) => ({ created: r.created !== false, version: normalizeVersion(r) }),
+    ),
+  restore: (id: string, version: number, message: string) =>
+    api<Record<string, unknown>>(admin(`workflows/${id}/versions/${version}/restore`), { body: { message } }).then(normalizeVersion),
   deploy: (id: string, version?: number) =>
     api<Record<string, unknown>>(admin(`workflows/${id}/deploy`), { body: version ? { version } : {} }).then(normalizeWorkflow),
-  stop: (id: string) => api<Record<string, unknown>>(admin(`workflows/${id}/stop`), { body: {} }).then(normalizeWorkflow),
+  stop: (id: string) => api<Record<string, unknown>>(admin(`workflows/${id}/stop`), { method: "POST" }).then(normalizeWorkflow),
   load: async (id: string): Promise<WorkflowDetail | null> => {
     const wf = await workflowApi.get(id);
     const latest = wf.latestVersion ?? 0;
@@ -140,8 +152,9 @@ export const runApi = {
 export interface Credential {
   id: string;
   name: string;
-  integrationType?: string;
-  createdAt?: string;
+  integration_type: string;
+  field_names?: string[];
+  created_at?: string;
   [extra: string]: unknown;
 }
 
@@ -153,21 +166,22 @@ export const credentialApi = {
 };
 
 export interface AuditEntry {
-  id?: string;
-  at?: string;
-  createdAt?: string;
-  actor?: string;
+  id: number;
+  occurredAt: string;
+  actorKind: string;
+  actorLabel: string;
   action: string;
-  resource?: string;
-  success?: boolean;
-  ip?: string;
+  resourceType?: string | null;
+  resourceId?: string | null;
+  success: boolean;
+  ip?: string | null;
   detail?: unknown;
   [extra: string]: unknown;
 }
 
 export const auditApi = {
-  list: (params: Record<string, string | undefined>) =>
-    api<unknown>(admin(`audit${qs(params)}`)).then((b) => ({
+  list: (companyId: string, params: Record<string, string | undefined>) =>
+    api<unknown>(admin(`companies/${companyId}/audit${qs(params)}`)).then((b) => ({
       items: itemsOf<AuditEntry>(b),
       nextCursor: ((b as { nextCursor?: string })?.nextCursor ?? null) as string | null,
     })),

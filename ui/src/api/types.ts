@@ -5,6 +5,7 @@ export interface User {
   id: string;
   email: string;
   name?: string;
+  displayName?: string;
 }
 
 export interface TenantProject {

@@ -86,7 +86,7 @@ export function Layout() {
         <div className="sidebar-foot">
           <div className="user" title={user?.email}>
             <span className="avatar" aria-hidden="true">
-              {(user?.name || user?.email || "?").slice(0, 1).toUpperCase()}
+              {(user?.displayName || user?.name || user?.email || "?").slice(0, 1).toUpperCase()}
             </span>
             <span className="user-email">{user?.email}</span>
           </div>

@@ -132,10 +132,10 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
 
   const save = async (message: string) => {
     const def = store.getState().toDefinition();
-    await workflowApi.save(workflow.id, { ...def, id: workflow.id }, message);
+    const result = await workflowApi.save(workflow.id, { ...def, id: workflow.id }, message);
     store.setState({ dirty: false });
     setWorkflow(await workflowApi.get(workflow.id));
-    toast("success", "Saved a new version");
+    toast("success", result.created ? `Saved version ${result.version.version}` : "No changes since the last version");
   };
 
   const run = async (triggerData: unknown, saveMessage: string | null) => {
@@ -290,8 +290,10 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
           workflowId={workflow.id}
           onClose={() => setDialog(null)}
           onRestore={async (version, def) => {
+            await workflowApi.restore(workflow.id, version, `Restored version ${version}`);
             store.getState().load(def);
-            await save(`Restored version ${version}`);
+            setWorkflow(await workflowApi.get(workflow.id));
+            toast("success", `Restored version ${version} as a new version`);
             setDialog(null);
             setTimeout(() => flow.fitView({ padding: 0.2 }), 50);
           }}

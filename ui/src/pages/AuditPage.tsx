@@ -14,8 +14,8 @@ export function AuditPage() {
   const [action, setAction] = useState("");
   const load = async (more: boolean) => {
     try {
-      const page = await auditApi.list({
-        companyId: project?.company.id,
+      if (!project) return;
+      const page = await auditApi.list(project.company.id, {
         action: action || undefined,
         cursor: more ? (cursor ?? undefined) : undefined,
       });
@@ -45,7 +45,7 @@ export function AuditPage() {
       <div className="filters">
         <label>
           Action
-          <input value={action} placeholder="e.g. workflow.deploy" onChange={(e) => setAction(e.target.value)} />
+          <input value={action} placeholder="e.g. workflow.deploy or auth." onChange={(e) => setAction(e.target.value)} />
         </label>
       </div>
       <ErrorBox error={error} />
@@ -56,10 +56,10 @@ export function AuditPage() {
             <tbody>
               {items.map((a, i) => (
                 <tr key={a.id ?? i}>
-                  <td className="muted small">{formatTime(a.at ?? a.createdAt ?? (a.created_at as string | undefined))}</td>
-                  <td>{String(a.actor ?? a.actorLabel ?? a.actor_id ?? "")}</td>
+                  <td className="muted small">{formatTime(a.occurredAt)}</td>
+                  <td>{a.actorLabel}</td>
                   <td><code>{a.action}</code></td>
-                  <td className="small">{String(a.resource ?? a.resourceId ?? a.resource_id ?? "")}</td>
+                  <td className="small">{a.resourceType ? `${a.resourceType} ${a.resourceId ?? ""}` : ""}</td>
                   <td>{a.success === false ? <span className="pill pill-failed">failed</span> : <span className="pill pill-completed">ok</span>}</td>
                   <td className="muted small">{a.ip ?? ""}</td>
                 </tr>

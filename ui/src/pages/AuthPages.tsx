@@ -120,11 +120,11 @@ export function RegisterPage() {
             type="password"
             autoComplete="new-password"
             required
-            minLength={8}
+            minLength={10}
             value={password}
             onChange={(e) => setPassword(e.target.value)}
           />
-          <div className="hint">At least 8 characters.</div>
+          <div className="hint">At least 10 characters.</div>
         </div>
         <button className="btn btn-primary btn-block" disabled={busy}>
           {busy ? "Creating…" : "Create account"}

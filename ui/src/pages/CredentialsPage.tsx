@@ -49,8 +49,8 @@ export function CredentialsPage() {
                 {items.map((c) => (
                   <tr key={c.id}>
                     <td className="strong">{c.name}</td>
-                    <td><code>{String(c.integrationType ?? c.integration_type ?? "")}</code></td>
-                    <td className="muted small">{formatTime(c.createdAt ?? (c.created_at as string | undefined))}</td>
+                    <td><code>{c.integration_type}</code> <span className="muted small">{(c.field_names ?? []).join(", ")}</span></td>
+                    <td className="muted small">{formatTime(c.created_at)}</td>
                     <td>
                       <button type="button" className="btn btn-ghost btn-sm" aria-label={`Delete ${c.name}`}
                         onClick={() => window.confirm(`Delete ${c.name}?`) && credentialApi.remove(project.project.id, c.id).then(load).catch((err) => toast("error", errorMessage(err)))}>
@@ -67,11 +67,11 @@ export function CredentialsPage() {
           <h2>Add a credential</h2>
           <div className="field">
             <label htmlFor="cred-name">Name</label>
-            <input id="cred-name" required value={name} onChange={(e) => setName(e.target.value)} />
+            <input id="cred-name" required pattern="[a-z0-9][a-z0-9_\-]*" title="lower-case letters, digits, - and _" value={name} onChange={(e) => setName(e.target.value)} />
           </div>
           <div className="field">
             <label htmlFor="cred-int">Integration</label>
-            <input id="cred-int" required value={integration} placeholder="openai, slack, github…" onChange={(e) => setIntegration(e.target.value)} />
+            <input id="cred-int" required pattern="[a-z0-9][a-z0-9_\-]*" value={integration} placeholder="openai, slack, github…" onChange={(e) => setIntegration(e.target.value)} />
           </div>
           <fieldset className="fieldset">
             <legend>Values</legend>

@@ -11,10 +11,8 @@ import { Empty, ErrorBox, Modal, Spinner, StatusPill, formatTime } from "../comp
 
 type Row = WorkflowSummary & { lastRun: RunSummary | null };
 
-export async function createWorkflow(projectId: string, name: string, definition: WorkflowDefinition, message: string) {
-  const wf = await workflowApi.create(projectId, name);
-  await workflowApi.save(wf.id, { ...definition, id: wf.id, name }, message);
-  return wf;
+export async function createWorkflow(projectId: string, name: string, definition: WorkflowDefinition, message: string, description?: string) {
+  return workflowApi.create(projectId, name, { ...definition, name: definition.name || name }, { message, description });
 }
 
 export function WorkflowsPage() {
@@ -155,8 +153,7 @@ export function WorkflowsPage() {
         <NewWorkflowDialog
           onClose={() => setCreating(false)}
           onCreate={async (name, description) => {
-            const wf = await createWorkflow(project.project.id, name, starterDefinition(slugify(name), name), "Created");
-            if (description) await workflowApi.rename(wf.id, { description }).catch(() => undefined);
+            const wf = await createWorkflow(project.project.id, name, starterDefinition(slugify(name), name), "Created", description || undefined);
             navigate(`/workflows/${wf.id}`);
           }}
         />

@@ -35,7 +35,7 @@ class TestFunctions:
         r = await platform.client.post(
             "/api/functions?projectId=p1", json=fn, headers=platform.csrf()
         )
-        assert r.status_code == 403 and r.json()["required_role"] == "admin"
+        assert r.status_code == 403 and r.json()["action"] == "tenant.update"
 
     async def test_registration_as_admin_reaches_the_registry(self, platform: Platform) -> None:
         await platform.login(role="admin")
@@ -55,6 +55,14 @@ class TestFunctions:
             "/api/functions?projectId=p1", json={"slug": "nope"}, headers=platform.csrf()
         )
         assert bad.status_code == 422 and bad.json()["detail"] == "slug must be plugin/name"
+
+    async def test_catalog_follows_pagination(self, platform: Platform) -> None:
+        await platform.login()
+        platform.runner.functions += [
+            {"slug": f"bulk/f{i:04d}", "name": f"F{i}", "plugin_id": "bulk"} for i in range(1200)
+        ]
+        items = (await platform.client.get("/api/functions")).json()["items"]
+        assert len(items) == 1201
 
     async def test_registry_down_is_503(self, platform: Platform) -> None:
         await platform.login()
@@ -96,22 +104,34 @@ class TestValidation:
 
 
 class TestCredentials:
-    async def test_credentials_are_project_scoped(self, platform: Platform) -> None:
+    async def test_credentials_are_project_scoped_and_write_only(self, platform: Platform) -> None:
         await platform.login(role="admin")
+        body = {"name": "openai", "integrationType": "openai", "values": {"apiKey": "sk-secret"}}
         r = await platform.client.post(
-            "/api/projects/p1/credentials",
-            json={"name": "openai", "integrationType": "openai", "values": {"apiKey": "sk"}},
-            headers=platform.csrf(),
+            "/api/projects/p1/credentials", json=body, headers=platform.csrf()
         )
         assert r.status_code == 201
-        assert platform.runner.credentials[0]["projectId"] == "p1"
+        assert "sk-secret" not in r.text
+        assert platform.runner.credentials[0]["tenant_id"] == "p1"
         listed = (await platform.client.get("/api/projects/p1/credentials")).json()["items"]
         assert [c["name"] for c in listed] == ["openai"]
+        assert "sk-secret" not in str(listed)
         assert (await platform.client.get("/api/projects/p2/credentials")).status_code == 404
+
+    async def test_credential_names_are_validated(self, platform: Platform) -> None:
+        await platform.login(role="admin")
+        bad = {"name": "Bad Name", "integrationType": "openai", "values": {"a": "b"}}
+        r = await platform.client.post(
+            "/api/projects/p1/credentials", json=bad, headers=platform.csrf()
+        )
+        assert r.status_code == 422
+        assert platform.runner.credentials == []
 
     async def test_editors_cannot_write_credentials(self, platform: Platform) -> None:
         await platform.login(role="editor")
+        body = {"name": "x", "integrationType": "x", "values": {"a": "b"}}
         r = await platform.client.post(
-            "/api/projects/p1/credentials", json={"name": "x"}, headers=platform.csrf()
+            "/api/projects/p1/credentials", json=body, headers=platform.csrf()
         )
         assert r.status_code == 403
+        assert platform.runner.credentials == []

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from builder_bff.admin.access import V1, items_of, require_project, tenant_tree
+from builder_bff.admin.access import V1, authorize, items_of, tenant_tree
 from builder_bff.dapr import UpstreamProblem, passthrough
 from builder_bff.session.deps import Session, SessionDep
 from service_kit.problems import (
@@ -78,7 +78,7 @@ async def last_run(session: Session, workflow_id: str) -> dict[str, Any] | None:
     responses=problem_responses(Forbidden, NotFound, *UPSTREAM),
 )
 async def project_workflows(project_id: str, session: SessionDep) -> dict[str, Any]:
-    await require_project(session, project_id, "read", "see its workflows")
+    await authorize(session, "project", project_id, "workflow.read", "see its workflows")
     body = await session.admin(
         "GET", f"{V1}/projects/{project_id}/workflows", params={"limit": 200}
     )

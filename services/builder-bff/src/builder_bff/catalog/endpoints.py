@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from builder_bff.admin.access import require_project
+from builder_bff.admin.access import authorize
 from builder_bff.catalog.service import CatalogCache, normalize_function
 from builder_bff.catalog.validation import issues_json, validate_definition
 from builder_bff.dapr import passthrough
@@ -25,6 +25,8 @@ from service_kit.problems import (
 )
 
 router = APIRouter(prefix="/api", tags=["catalog"])
+MANAGE = "tenant.update"
+"""Registering functions and managing credentials: project admins (and owners)."""
 UPSTREAM = (Unauthorized, BadGateway, ServiceUnavailable, GatewayTimeout)
 
 
@@ -78,7 +80,7 @@ async def register_function(
     body: dict[str, Any],
     project_id: Annotated[str, Query(alias="projectId", min_length=1, max_length=100)],
 ) -> dict[str, Any]:
-    await require_project(session, project_id, "admin", "register functions")
+    await authorize(session, "project", project_id, MANAGE, "register functions")
     created = await session.json(
         session.state.settings.function_runner_app_id, "POST", "/functions", json_body=body
     )
@@ -98,8 +100,23 @@ async def validate(request: Request, session: SessionDep, body: ValidateRequest)
 
 
 # --- credentials (function-runner owns them; values never come back) -----------------------
+# The tenant of a stored credential is the project: runs pass their projectId label as
+# function-runner's tenant id.
 
 CREDENTIALS = "/credentials"
+IDENT = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+
+
+class CredentialCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(default="default", pattern=IDENT)
+    integration_type: str = Field(alias="integrationType", pattern=IDENT)
+    values: dict[str, str] = Field(min_length=1, max_length=50)
+
+
+def _tenant(project_id: str) -> dict[str, str]:
+    return {"X-Tenant-ID": project_id}
 
 
 @router.get(
@@ -108,9 +125,9 @@ CREDENTIALS = "/credentials"
     responses=problem_responses(Forbidden, NotFound, *UPSTREAM),
 )
 async def list_credentials(project_id: str, session: SessionDep) -> Response:
-    await require_project(session, project_id, "read", "see credentials")
+    await authorize(session, "project", project_id, "tenant.read", "see credentials")
     app = session.state.settings.function_runner_app_id
-    response = await session.call(app, "GET", CREDENTIALS, params={"projectId": project_id})
+    response = await session.call(app, "GET", CREDENTIALS, headers=_tenant(project_id))
     return passthrough(response, app)
 
 
@@ -120,11 +137,21 @@ async def list_credentials(project_id: str, session: SessionDep) -> Response:
     summary="Store a credential for an integration (project admins)",
     responses=problem_responses(Forbidden, NotFound, Conflict, Unprocessable, *UPSTREAM),
 )
-async def create_credential(project_id: str, session: SessionDep, body: dict[str, Any]) -> Response:
-    await require_project(session, project_id, "admin", "manage credentials")
+async def create_credential(
+    project_id: str, session: SessionDep, body: CredentialCreate
+) -> Response:
+    await authorize(session, "project", project_id, MANAGE, "manage credentials")
     app = session.state.settings.function_runner_app_id
     response = await session.call(
-        app, "POST", CREDENTIALS, json_body={**body, "projectId": project_id}
+        app,
+        "POST",
+        CREDENTIALS,
+        headers=_tenant(project_id),
+        json_body={
+            "name": body.name,
+            "integration_type": body.integration_type,
+            "values": body.values,
+        },
     )
     return passthrough(response, app)
 
@@ -136,9 +163,9 @@ async def create_credential(project_id: str, session: SessionDep, body: dict[str
     responses=problem_responses(Forbidden, NotFound, *UPSTREAM),
 )
 async def delete_credential(project_id: str, credential_id: str, session: SessionDep) -> Response:
-    await require_project(session, project_id, "admin", "manage credentials")
+    await authorize(session, "project", project_id, MANAGE, "manage credentials")
     app = session.state.settings.function_runner_app_id
     response = await session.call(
-        app, "DELETE", f"{CREDENTIALS}/{credential_id}", params={"projectId": project_id}
+        app, "DELETE", f"{CREDENTIALS}/{credential_id}", headers=_tenant(project_id)
     )
     return passthrough(response, app)

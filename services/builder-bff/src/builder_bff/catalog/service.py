@@ -27,6 +27,28 @@ def normalize_function(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+PAGE_SIZE = 500
+MAX_PAGES = 20
+
+
+async def _all_pages(session: Session) -> list[dict[str, Any]]:
+    """Every function, following function-runner's ``next_cursor``."""
+    app = session.state.settings.function_runner_app_id
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        body = await session.json(
+            app, "GET", FUNCTIONS_PATH, params={"limit": PAGE_SIZE, "cursor": cursor}
+        )
+        found += items_of(body)
+        cursor = (
+            body.get("next_cursor") or body.get("nextCursor") if isinstance(body, dict) else None
+        )
+        if not cursor:
+            break
+    return found
+
+
 class CatalogCache:
     """A short-lived cache of the registry: the editor and every validation read it."""
 
@@ -43,13 +65,7 @@ class CatalogCache:
         async with self._lock:
             if self._functions is not None and time.monotonic() - self._at < self.ttl:
                 return self._functions
-            body = await session.json(
-                session.state.settings.function_runner_app_id,
-                "GET",
-                FUNCTIONS_PATH,
-                params={"limit": 1000},
-            )
-            self._functions = [normalize_function(f) for f in items_of(body)]
+            self._functions = [normalize_function(f) for f in await _all_pages(session)]
             self._at = time.monotonic()
             return self._functions
 

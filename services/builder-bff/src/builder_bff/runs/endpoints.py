@@ -8,10 +8,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from builder_bff.admin.access import require_project
+from builder_bff.admin.access import authorize
 from builder_bff.catalog.endpoints import catalog_cache
 from builder_bff.dapr import iter_raw, passthrough
-from builder_bff.runs.service import V2, authorize_run, orchestrator, start_run
+from builder_bff.runs.service import PURGE, READ, STEER, V2, authorize_run, orchestrator, start_run
 from builder_bff.session.deps import SessionDep
 from service_kit.problems import (
     BadGateway,
@@ -87,7 +87,7 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    await require_project(session, project_id, "read", "see its runs")
+    await authorize(session, "project", project_id, READ, "see its runs")
     params = {
         "label": f"projectId:{project_id}",
         "status": status,
@@ -108,8 +108,8 @@ async def diff_runs(
     left: Annotated[str, Query(min_length=1, max_length=200)],
     right: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> Response:
-    await authorize_run(session, left, "read", "compare runs")
-    await authorize_run(session, right, "read", "compare runs")
+    await authorize_run(session, left, READ, "compare runs")
+    await authorize_run(session, right, READ, "compare runs")
     response = await session.call(
         orchestrator(session),
         "GET",
@@ -121,7 +121,7 @@ async def diff_runs(
 
 @router.get("/runs/{instance_id}", summary="A run's status", responses=RUN_ERRORS)
 async def run_status(instance_id: str, session: SessionDep) -> dict[str, Any]:
-    return await authorize_run(session, instance_id, "read", "see runs")
+    return await authorize_run(session, instance_id, READ, "see runs")
 
 
 @router.get(
@@ -130,7 +130,7 @@ async def run_status(instance_id: str, session: SessionDep) -> dict[str, Any]:
     responses=RUN_ERRORS,
 )
 async def run_timeline(instance_id: str, session: SessionDep) -> Response:
-    await authorize_run(session, instance_id, "read", "see runs")
+    await authorize_run(session, instance_id, READ, "see runs")
     response = await session.call(orchestrator(session), "GET", f"{V2}/{instance_id}/timeline")
     return passthrough(response, orchestrator(session))
 
@@ -146,7 +146,7 @@ async def run_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
     after: Annotated[str | None, Query(alias="lastEventId", max_length=100)] = None,
 ) -> StreamingResponse:
-    await authorize_run(session, instance_id, "read", "watch runs")
+    await authorize_run(session, instance_id, READ, "watch runs")
     resume = last_event_id or after
     upstream = await session.state.invoker.stream(
         orchestrator(session),
@@ -169,7 +169,7 @@ async def run_events(
 async def answer_approval(
     instance_id: str, node_id: str, body: ApprovalAnswer, session: SessionDep
 ) -> Response:
-    await authorize_run(session, instance_id, "run", "answer approvals")
+    await authorize_run(session, instance_id, STEER, "answer approvals")
     response = await session.call(
         orchestrator(session),
         "POST",
@@ -183,7 +183,7 @@ async def answer_approval(
     "/runs/{instance_id}/events", summary="Raise an external event on a run", responses=RUN_ERRORS
 )
 async def raise_event(instance_id: str, body: RaiseEvent, session: SessionDep) -> Response:
-    await authorize_run(session, instance_id, "run", "send events to runs")
+    await authorize_run(session, instance_id, STEER, "send events to runs")
     response = await session.call(
         orchestrator(session),
         "POST",
@@ -200,7 +200,7 @@ async def raise_event(instance_id: str, body: RaiseEvent, session: SessionDep) -
     responses=RUN_ERRORS,
 )
 async def rerun(instance_id: str, body: RerunRequest, session: SessionDep) -> Response:
-    await authorize_run(session, instance_id, "run", "rerun runs")
+    await authorize_run(session, instance_id, STEER, "rerun runs")
     response = await session.call(
         orchestrator(session),
         "POST",
@@ -217,7 +217,7 @@ async def rerun(instance_id: str, body: RerunRequest, session: SessionDep) -> Re
     responses=RUN_ERRORS,
 )
 async def replay(instance_id: str, body: ReplayRequest, session: SessionDep) -> Response:
-    await authorize_run(session, instance_id, "run", "replay runs")
+    await authorize_run(session, instance_id, STEER, "replay runs")
     payload = {"triggerData": body.trigger_data} if body.trigger_data is not None else {}
     response = await session.call(
         orchestrator(session), "POST", f"{V2}/{instance_id}/replay", json_body=payload
@@ -231,7 +231,7 @@ async def replay(instance_id: str, body: ReplayRequest, session: SessionDep) -> 
 async def control(
     instance_id: str, action: Literal["terminate", "pause", "resume"], session: SessionDep
 ) -> Response:
-    await authorize_run(session, instance_id, "run", f"{action} runs")
+    await authorize_run(session, instance_id, STEER, f"{action} runs")
     response = await session.call(
         orchestrator(session), "POST", f"{V2}/{instance_id}/{action}", json_body={}
     )
@@ -245,6 +245,6 @@ async def control(
     responses=RUN_ERRORS,
 )
 async def purge(instance_id: str, session: SessionDep) -> Response:
-    await authorize_run(session, instance_id, "admin", "purge runs")
+    await authorize_run(session, instance_id, PURGE, "purge runs")
     response = await session.call(orchestrator(session), "DELETE", f"{V2}/{instance_id}")
     return passthrough(response, orchestrator(session))

@@ -118,7 +118,7 @@ async def login(creds: Credentials, request: Request, state: StateDep) -> dict[s
 async def register(reg: Registration, request: Request, state: StateDep) -> dict[str, Any]:
     payload: dict[str, Any] = {"email": reg.email, "password": reg.password}
     if reg.name:
-        payload["name"] = reg.name
+        payload["displayName"] = reg.name
     body = await state.invoker.json(
         state.settings.admin_app_id,
         "POST",
