@@ -86,3 +86,10 @@ bench-function-runner: ## /execute of a trivial builtin: requests/s and p99 at c
 .PHONY: clean
 clean: ## remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache ui/dist test-artifacts
+
+DBOS_VENV := bench/engine/dbos/.venv
+.PHONY: bench-engine
+bench-engine: install ## benchmark the sidecar's workflow engine against DBOS (BENCH_ARGS=...)
+	@test -x $(DBOS_VENV)/bin/python || { $(UV) venv -q --python 3.11 $(DBOS_VENV) && \
+		$(UV) pip install -q --python $(DBOS_VENV)/bin/python -r bench/engine/dbos/requirements.txt; }
+	$(UV) run --frozen python bench/engine/run.py $(BENCH_ARGS)

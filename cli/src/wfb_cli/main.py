@@ -155,9 +155,19 @@ def dev(
     except RunFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    unknown = set(app_ids or ()) - {a.app_id for a in spec.apps}
+    if unknown:
+        typer.echo(f"{run_file}: no app {', '.join(sorted(unknown))}", err=True)
+        raise typer.Exit(2)
+    if log_format not in ("text", "json"):
+        typer.echo("--log-format must be text or json", err=True)
+        raise typer.Exit(2)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    processes = build_processes(spec, data_dir, log_format, set(app_ids) if app_ids else None)
+    run_file_path = run_file / "dapr.yaml" if run_file.is_dir() else run_file
+    processes = build_processes(
+        spec, run_file_path.resolve(), data_dir, log_format, set(app_ids) if app_ids else None
+    )
     use_colour = colour and sys.stdout.isatty()
     raise typer.Exit(asyncio.run(run_platform(processes, ready_timeout, use_colour)))
 

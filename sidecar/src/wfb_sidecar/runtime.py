@@ -265,13 +265,16 @@ class Sidecar:
             server.should_exit = True
         for app in self.apps.values():
             await app.channel.stop()
-        await asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        # Stop taking gRPC calls while the workflow backend ends its worker streams (which
+        # would otherwise hold the servers for their whole grace period).
+        grpc_stopped = asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        if self.workflow is not None:
+            await self.workflow.stop()
+        await grpc_stopped
         for _, task in self._http_servers:
             with contextlib.suppress(Exception):
                 await task
         await self.broker.stop()
-        if self.workflow is not None:
-            await self.workflow.stop()
         for store in self.state_stores.values():
             await store.close()
         await self.invoker.close()
@@ -307,7 +310,10 @@ class Sidecar:
         try:
             response = await self._discovery_client.get(url, headers=app.channel.headers())
         except httpx.HTTPError as exc:
-            log.info("asking %s for its subscriptions failed (%s); retrying", app.app_id, exc)
+            log.info(
+                "asking %s for its subscriptions failed (%s: %s); retrying",
+                app.app_id, type(exc).__name__, exc,
+            )  # fmt: skip
             return None
         if response.status_code == 404:
             return []
@@ -352,7 +358,8 @@ class Sidecar:
             "ERR_SECRET_GET": "not_found",
             "ERR_SECRET_STORE_NOT_FOUND": "unknown_store",
         }.get(exc.error_code, "error")
-        self.metrics.secret_requests.labels(app.app_id, store, outcome).inc()
+        label = store if store in app.config.secrets.stores else "<unknown>"
+        self.metrics.secret_requests.labels(app.app_id, label, outcome).inc()
 
     # -- metadata ------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ class SidecarProcess:
     def url(self, app_id: str) -> str:
         return f"http://127.0.0.1:{self.apps[app_id].http_port}"
 
-    def start(self, wait: bool = True, timeout: float = 20) -> SidecarProcess:
+    def start(self, wait: bool = True, timeout: float = 60) -> SidecarProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [
@@ -213,7 +213,7 @@ class SidecarProcess:
             self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 20) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:

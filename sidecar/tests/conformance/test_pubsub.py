@@ -125,7 +125,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         doc = httpx.get(f"{sidecar.url('orders')}/v1.0/metadata").json()
         return len(doc["subscriptions"]) == len(SUBSCRIPTIONS)
 
-    wait_until(discovered, 15)
+    wait_until(discovered, 30)
     yield Platform(sidecar, orders, audit)
     sidecar.stop()
     orders.stop()
@@ -139,7 +139,7 @@ def _clear(platform: Platform) -> None:
         app.handlers.clear()
 
 
-def wait_for(app: TinyApp, path: str, count: int = 1, timeout: float = 10) -> list[Recorded]:
+def wait_for(app: TinyApp, path: str, count: int = 1, timeout: float = 20) -> list[Recorded]:
     return wait_until(lambda: len(app.received(path)) >= count and app.received(path), timeout)  # type: ignore[no-any-return]
 
 

@@ -89,14 +89,14 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 def test_pending_messages_survive_kill_9(setup: Setup) -> None:
     setup.sidecar.start()
     setup.start_app()
-    wait_until(setup.subscribed, 15)
+    wait_until(setup.subscribed, 30)
     setup.stop_app()  # the subscriber goes away; its consumer group stays
     for n in range(50):
         assert setup.publish(n) == 204
     setup.sidecar.kill()
     setup.sidecar.start()
     setup.start_app()
-    wait_until(lambda: len(setup.received) >= 50, 20)
+    wait_until(lambda: len(setup.received) >= 50, 40)
     assert setup.received == list(range(50))  # all of them, in order
 
 
@@ -105,7 +105,7 @@ def test_every_acknowledged_publish_is_delivered_after_a_kill_during_publishing(
 ) -> None:
     setup.sidecar.start()
     setup.start_app()
-    wait_until(setup.subscribed, 15)
+    wait_until(setup.subscribed, 30)
     acknowledged: list[int] = []
     stop = threading.Event()
 
@@ -121,12 +121,12 @@ def test_every_acknowledged_publish_is_delivered_after_a_kill_during_publishing(
 
     thread = threading.Thread(target=publisher)
     thread.start()
-    wait_until(lambda: len(acknowledged) >= 40, 20)
+    wait_until(lambda: len(acknowledged) >= 40, 40)
     setup.sidecar.kill()
     stop.set()
     thread.join()
     setup.sidecar.start()
-    wait_until(lambda: set(acknowledged) <= set(setup.received), 20)
+    wait_until(lambda: set(acknowledged) <= set(setup.received), 40)
     # In order; a message in flight at the kill may come twice (at-least-once), never late.
     assert setup.received == sorted(setup.received)
 
@@ -134,7 +134,7 @@ def test_every_acknowledged_publish_is_delivered_after_a_kill_during_publishing(
 def test_a_delivery_in_flight_at_the_kill_is_redelivered(setup: Setup) -> None:
     setup.sidecar.start()
     app = setup.start_app()
-    wait_until(setup.subscribed, 15)
+    wait_until(setup.subscribed, 30)
     entered = threading.Event()
 
     async def slow(request: Request) -> Response:
@@ -148,7 +148,7 @@ def test_a_delivery_in_flight_at_the_kill_is_redelivered(setup: Setup) -> None:
     setup.sidecar.kill()
     app.raw_handlers.clear()
     setup.sidecar.start()
-    wait_until(lambda: setup.received == [1], 15)
+    wait_until(lambda: setup.received == [1], 30)
 
 
 def test_messages_published_before_anyone_subscribed_are_kept(setup: Setup) -> None:
@@ -158,27 +158,27 @@ def test_messages_published_before_anyone_subscribed_are_kept(setup: Setup) -> N
     setup.sidecar.kill()  # even across a crash
     setup.sidecar.start()
     setup.start_app()
-    wait_until(lambda: len(setup.received) >= 5, 15)
+    wait_until(lambda: len(setup.received) >= 5, 30)
     assert setup.received == [0, 1, 2, 3, 4]
 
 
 def test_subscriptions_are_rediscovered_when_the_app_restarts(setup: Setup) -> None:
     setup.sidecar.start()
     setup.start_app()
-    wait_until(setup.subscribed, 15)
+    wait_until(setup.subscribed, 30)
     setup.stop_app()
     other = [
         {"pubsubname": "pubsub", "topic": "jobs", "route": "/jobs"},
         {"pubsubname": "pubsub", "topic": "extra", "route": "/extra"},
     ]
     app = setup.start_app(other)
-    wait_until(lambda: setup.subscribed(2), 15)
+    wait_until(lambda: setup.subscribed(2), 30)
     assert app.subscribe_calls >= 1
     httpx.post(f"{setup.sidecar.url('publisher')}/v1.0/publish/pubsub/extra", json={"x": 1})
-    wait_until(lambda: app.received("/extra"), 10)
+    wait_until(lambda: app.received("/extra"), 30)
     setup.stop_app()
     app = setup.start_app([])  # no longer subscribed to anything
-    wait_until(lambda: setup.subscribed(0), 15)
+    wait_until(lambda: setup.subscribed(0), 30)
     assert setup.publish(7) == 204
     time.sleep(0.5)
     assert 7 not in setup.received

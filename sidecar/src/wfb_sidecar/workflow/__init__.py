@@ -122,7 +122,7 @@ class WorkflowBackend:
             return
         self._started = False
         await self.engine.stop()
-        await asyncio.to_thread(self.store.close)
+        await self.store.close()
         log.info("workflow backend stopped")
 
     def servicer(self, app_id: str) -> WorkflowServicer:

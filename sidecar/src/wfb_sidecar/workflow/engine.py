@@ -122,7 +122,7 @@ class Engine:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        recovery = await self.store.read(ops.recover)
+        recovery = await self.store.read(ops.recover, offload=True)
         self._running = True
         for app in self.apps.values():
             self._start_dispatcher(app)

@@ -98,9 +98,11 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
             await context.abort(exc.code, exc.message)
             raise  # unreachable: abort raises
 
-    async def _read(self, context: Context, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(
+        self, context: Context, fn: Callable[[sqlite3.Connection], T], *, offload: bool = False
+    ) -> T:
         try:
-            return await self.engine.store.read(fn)
+            return await self.engine.store.read(fn, offload=offload)
         except WorkflowError as exc:
             await context.abort(exc.code, exc.message)
             raise
@@ -288,6 +290,7 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
                 after=after,
                 limit=min(size, MAX_PAGE_SIZE),
             ),
+            offload=True,
         )
         response = pb.ListInstanceIDsResponse(instanceIds=ids)
         if token is not None:
@@ -298,7 +301,9 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
         self, request: pb.GetInstanceHistoryRequest, context: Context
     ) -> pb.GetInstanceHistoryResponse:
         events = await self._read(
-            context, partial(ops.get_history, key=(self.app_id, request.instanceId))
+            context,
+            partial(ops.get_history, key=(self.app_id, request.instanceId)),
+            offload=True,
         )
         response = pb.GetInstanceHistoryResponse()
         for data in events:

@@ -1,13 +1,12 @@
 """SQLite persistence for the workflow backend: schema, and the threads that own the DB.
 
-One writer thread owns the only connection that writes. Work is handed to it as plain
-functions; it runs every function queued at that moment inside one transaction (each in
-its own savepoint, so one failing operation never leaks half its writes into the batch)
-and commits once. That is group commit: with ``synchronous=FULL`` every acknowledged
-operation is on disk, yet the fsync is paid once per batch rather than once per
-operation. A second thread serves reads from its own connection, each read in its own
-snapshot, so long reads never hold up commits (WAL mode lets readers and the writer run
-side by side).
+Writes are plain functions handed to :meth:`Store.write`. Every function queued while
+the previous commit is on disk runs inside one transaction (each in its own savepoint, so
+a failing operation never leaks half its writes into the batch), which then commits
+once. That is group commit: with ``synchronous=FULL`` every acknowledged operation is on
+disk, yet the fsync is paid once per batch rather than once per operation. Reads use
+their own connections, each read in its own snapshot (WAL mode lets readers and the
+writer run side by side).
 
 The store is internal to the sidecar and SQLite-only, so it uses the ``sqlite3`` module
 directly with plain SQL and numbered schema migrations (``PRAGMA user_version``) rather
@@ -19,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -136,82 +134,50 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(SCHEMA)
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+_Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
-class _Worker:
-    """A thread that owns one connection and runs batches of jobs on it."""
+class _Writer:
+    """Group commit on the event loop.
 
-    def __init__(self, name: str, conn: sqlite3.Connection, *, transactional: bool, max_batch: int):
+    Operations run on the loop thread, each in its own savepoint inside the batch's
+    transaction: they are short, touch pages SQLite already caches, and running them where
+    their results are used avoids handing the interpreter lock between threads for every
+    step. Only the ``COMMIT`` (the fsync) runs on a separate thread. Operations arriving
+    while a commit is on disk queue up and form the next batch.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, max_batch: int):
         self._conn = conn
-        self._transactional = transactional
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._thread.start()
+        self._max_batch = max_batch
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._committing = False
+        self._closed = False
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wf-store-commit")
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        if self._closed or self._loop is None:
+        if self._closed:
             raise StoreClosedError("the workflow store is closed")
         fut: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((fn, fut))
+        self._pending.append((fn, fut))
+        self._idle.clear()
+        if not self._committing and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         return fut
 
-    def stop(self) -> None:
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self._conn.close()
-
-    def _main(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            results = (
-                self._run_transaction(batch) if self._transactional else self._run_reads(batch)
-            )
-            assert self._loop is not None
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                self._loop.call_soon_threadsafe(_deliver, results)
-
-    def _run_reads(
-        self, batch: list[_Job]
-    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._committing or not self._pending:
+            return
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
         conn = self._conn
-        for fn, fut in batch:
-            try:
-                conn.execute("BEGIN")
-                try:
-                    results.append((fut, fn(conn), None))
-                finally:
-                    conn.execute("COMMIT")
-            except Exception as exc:
-                results.append((fut, None, exc))
-        return results
-
-    def _run_transaction(
-        self, batch: list[_Job]
-    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
-        conn = self._conn
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        results: list[_Result] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, fut in batch:
@@ -225,28 +191,56 @@ class _Worker:
                 else:
                     conn.execute("RELEASE op")
                     results.append((fut, value, None))
-            conn.execute("COMMIT")
         except Exception as exc:
-            log.exception("workflow store transaction failed; rolling back the batch")
+            log.exception("workflow store batch failed; rolling it back")
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            return [(fut, None, exc) for _, fut in batch]
-        return results
+            self._finish([(fut, None, exc) for _, fut in batch])
+            return
+        self._committing = True
+        commit = self._loop.run_in_executor(self._committer, self._commit)
+        commit.add_done_callback(lambda done: self._committed(done, results))
 
+    def _commit(self) -> None:
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
 
-def _deliver(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for fut, value, exc in results:
-        if fut.cancelled():
-            continue
+    def _committed(self, done: asyncio.Future[None], results: list[_Result]) -> None:
+        self._committing = False
+        exc = done.exception() if not done.cancelled() else StoreClosedError("commit cancelled")
         if exc is not None:
-            fut.set_exception(exc)
+            log.error("workflow store commit failed: %s", exc)
+            results = [(fut, None, exc) for fut, _, _ in results]
+        self._finish(results)
+
+    def _finish(self, results: list[_Result]) -> None:
+        for fut, value, exc in results:
+            if fut.cancelled():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(value)
+        if self._pending:
+            self._flush()
         else:
-            fut.set_result(value)
+            self._idle.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._idle.wait()
+        self._committer.shutdown(wait=True)
+        self._conn.close()
 
 
 class Store:
-    """The workflow database: ``write`` runs a function in the group-committed writer
-    transaction, ``read`` runs one in a read snapshot."""
+    """The workflow database: ``write`` runs a function in the group-committed write
+    transaction; ``read`` runs one in a read snapshot (``offload`` moves a large read to
+    a thread so it cannot hold up the event loop)."""
 
     def __init__(self, path: Path, *, synchronous: str = "FULL", max_batch: int = 256) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
@@ -254,33 +248,53 @@ class Store:
         self.path = path
         self._synchronous = synchronous.upper()
         self._max_batch = max_batch
-        self._writer: _Worker | None = None
-        self._reader: _Worker | None = None
+        self._writer: _Writer | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._offload: ThreadPoolExecutor | None = None
+        self._offload_conn: sqlite3.Connection | None = None
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         wconn = _connect(self.path, self._synchronous)
         migrate(wconn)
-        rconn = _connect(self.path, self._synchronous)
-        self._writer = _Worker(
-            "wf-store-writer", wconn, transactional=True, max_batch=self._max_batch
-        )
-        self._reader = _Worker("wf-store-reader", rconn, transactional=False, max_batch=64)
-        self._writer.start(loop)
-        self._reader.start(loop)
+        self._writer = _Writer(wconn, loop, self._max_batch)
+        self._reader = _connect(self.path, self._synchronous)
+        self._offload_conn = _connect(self.path, self._synchronous)
+        self._offload = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wf-store-read")
 
-    def close(self) -> None:
-        for worker in (self._reader, self._writer):
-            if worker is not None:
-                worker.stop()
-        self._reader = self._writer = None
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+        if self._offload is not None:
+            self._offload.shutdown(wait=True)
+        for conn in (self._reader, self._offload_conn):
+            if conn is not None:
+                conn.close()
+        self._writer = None
+        self._reader = self._offload_conn = None
+        self._offload = None
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             raise StoreClosedError("the workflow store is closed")
         return await self._writer.submit(fn)
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, offload: bool = False) -> T:
+        if offload:
+            if self._offload is None or self._offload_conn is None:
+                raise StoreClosedError("the workflow store is closed")
+            conn = self._offload_conn
+            return await asyncio.get_running_loop().run_in_executor(
+                self._offload, _snapshot, conn, fn
+            )
         if self._reader is None:
             raise StoreClosedError("the workflow store is closed")
-        return await self._reader.submit(fn)
+        return _snapshot(self._reader, fn)
+
+
+def _snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("COMMIT")
