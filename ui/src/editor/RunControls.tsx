@@ -10,6 +10,7 @@ import { useApp } from "../app/appStore";
 import type { JsonObject } from "../definition/types";
 import { ErrorBox, Modal, StatusPill } from "../components/ui";
 import { useRunStream } from "../runs/useRunStream";
+import { uiSchemaFor } from "./panels/FunctionForm";
 import { useEditor } from "./store/context";
 
 export function TriggerDataForm({ schema, value, onChange, idPrefix }: { schema: JsonObject | undefined; value: unknown; onChange: (v: unknown) => void; idPrefix: string }) {
@@ -24,7 +25,7 @@ export function TriggerDataForm({ schema, value, onChange, idPrefix }: { schema:
       idPrefix={idPrefix}
       showErrorList={false}
       noHtml5Validate
-      uiSchema={{ "ui:submitButtonOptions": { norender: true } }}
+      uiSchema={uiSchemaFor(schema)}
       onChange={(e) => onChange(e.formData)}
     />
   );

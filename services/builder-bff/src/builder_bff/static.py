@@ -13,7 +13,7 @@ from service_kit.problems import NotFound, ServiceUnavailable
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-_RESERVED = ("api/", "healthz", "readyz", "metrics", "docs", "openapi.json", "redoc")
+_RESERVED = ("api/", "dapr/", "healthz", "readyz", "metrics", "docs", "openapi.json", "redoc")
 
 
 def _inside(root: Path, relative: str) -> Path | None:

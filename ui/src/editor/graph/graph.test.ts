@@ -59,3 +59,20 @@ describe("graph analysis", () => {
     expect(x.g).toBeLessThan(x.b);
   });
 });
+
+import { humanize, uiSchemaFor } from "../panels/FunctionForm";
+
+describe("generated forms", () => {
+  it("titles fields, uses text areas for long text and a JSON field for untyped values", () => {
+    expect(humanize("aiPrompt")).toBe("Ai prompt");
+    expect(humanize("webhook_url")).toBe("Webhook url");
+    const ui = uiSchemaFor({
+      type: "object",
+      properties: { message: { type: "string" }, body: {}, level: { enum: ["info"] }, count: { type: "integer", title: "Count" } },
+    });
+    expect(ui.message).toEqual({ "ui:title": "Message", "ui:widget": "textarea" });
+    expect(ui.body).toEqual({ "ui:title": "Body", "ui:field": "AnyValue" });
+    expect(ui.level).toEqual({ "ui:title": "Level" });
+    expect(ui.count).toEqual({});
+  });
+});

@@ -1,7 +1,7 @@
 // Forms generated from a function's input JSON Schema (react-jsonschema-form + ajv), with
 // template autocomplete in every text field.
 import Form from "@rjsf/core";
-import { getTemplate, type RJSFSchema, type WidgetProps } from "@rjsf/utils";
+import { getTemplate, type FieldProps, type RJSFSchema, type WidgetProps } from "@rjsf/utils";
 import validator from "@rjsf/validator-ajv8";
 import { memo } from "react";
 import type { JsonObject } from "../../definition/types";
@@ -46,14 +46,65 @@ function TemplateTextareaWidget(props: WidgetProps) {
   );
 }
 
-const widgets = { TextWidget: TemplateTextWidget, TextareaWidget: TemplateTextareaWidget };
+/** A value of any JSON type (a schema without `type`): JSON when it parses, text otherwise. */
+function AnyValueField(props: FieldProps) {
+  const value = props.formData;
+  const text = value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  return (
+    <div className="form-group">
+      <label className="control-label" htmlFor={props.fieldPathId.$id}>
+        {props.uiSchema?.["ui:title"] ?? props.schema.title ?? props.name}
+        {props.required ? "*" : ""}
+      </label>
+      {props.schema.description && <p className="field-description">{props.schema.description}</p>}
+      <TemplateInput
+        id={props.fieldPathId.$id}
+        multiline
+        rows={3}
+        className="mono"
+        value={text}
+        onChange={(v) => {
+          let next: unknown = v;
+          if (v.trim() === "") next = undefined;
+          else if (/^[[{"\d-]|^(true|false|null)$/.test(v.trim())) {
+            try {
+              next = JSON.parse(v);
+            } catch {
+              next = v;
+            }
+          }
+          props.onChange(next, props.fieldPathId.path);
+        }}
+      />
+      <p className="hint">JSON, or text with {"{{templates}}"}.</p>
+    </div>
+  );
+}
 
-function uiSchemaFor(schema: JsonObject): Record<string, unknown> {
+const widgets = { TextWidget: TemplateTextWidget, TextareaWidget: TemplateTextareaWidget };
+const fields = { AnyValue: AnyValueField };
+
+export function humanize(key: string): string {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_-]+/g, " ")
+    .trim();
+  const sentence = words.replace(/\b([A-Z])([a-z])/g, (_m, a: string, b: string) => a.toLowerCase() + b);
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
+}
+
+const TYPED = ["type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "properties", "items"];
+
+export function uiSchemaFor(schema: JsonObject): Record<string, unknown> {
   const ui: Record<string, unknown> = { "ui:submitButtonOptions": { norender: true } };
   const props = (schema.properties ?? {}) as Record<string, JsonObject>;
   for (const [key, sub] of Object.entries(props)) {
+    const entry: Record<string, unknown> = {};
+    if (!sub.title) entry["ui:title"] = humanize(key);
     const long = sub.format === "textarea" || sub["x-multiline"] === true || /prompt|body|message|text|content|template|query/i.test(key);
-    if (sub.type === "string" && !sub.enum && long) ui[key] = { "ui:widget": "textarea" };
+    if (sub.type === "string" && !sub.enum && long) entry["ui:widget"] = "textarea";
+    if (!TYPED.some((k) => k in sub)) entry["ui:field"] = "AnyValue";
+    ui[key] = entry;
   }
   return ui;
 }
@@ -74,6 +125,7 @@ function FunctionFormImpl({ idPrefix, schema, value, onChange }: FunctionFormPro
       formData={value}
       validator={validator}
       widgets={widgets}
+      fields={fields}
       idPrefix={idPrefix}
       showErrorList={false}
       noHtml5Validate

@@ -1,0 +1,146 @@
+"""The builder in a real browser (Debian chromium) against the real platform (embedded)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import shot
+from .flows import (
+    build_review_workflow,
+    connect,
+    create_project,
+    drop,
+    new_workflow,
+    register,
+    select_node,
+    start_run,
+)
+from .platform import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_register_create_project_build_and_save(page: Page) -> None:
+    register(page)
+    shot(page, "01-after-register")
+    create_project(page, "Launch")
+    shot(page, "02-workflows-empty")
+    ids = build_review_workflow(page, "Content review")
+    shot(page, "03-editor-built")
+
+    # The saved version is what the server has: reload and find the same graph.
+    page.reload()
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+    expect(page.locator(".react-flow__edge")).to_have_count(3)
+    select_node(page, ids["draft"])
+    expect(page.locator(f'[id="cfg-{ids["draft"]}_template"]')).to_have_value("Draft about {{trigger.topic}}")
+
+    # Version history lists both versions and diffs them.
+    page.get_by_role("button", name="History").click()
+    page.get_by_role("button", name=re.compile(r"^v2 ")).click()
+    page.get_by_label(re.compile("Compare v2 with")).select_option("previous")
+    expect(page.get_by_test_id("version-diff")).to_contain_text("+ node Render Template")
+    shot(page, "04-version-history")
+
+
+def test_connection_rules_refuse_cycles_and_edges_into_the_trigger(page: Page) -> None:
+    register(page)
+    create_project(page, "Rules")
+    new_workflow(page, "Rules")
+    a = drop(page, "palette-fn-system/log", 250, 540)
+    b = drop(page, "palette-fn-system/log", 600, 540)
+    connect(page, "trigger", a)
+    connect(page, a, b)
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+    connect(page, b, a)
+    expect(page.get_by_test_id("connection-hint")).to_contain_text("cycle")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+    shot(page, "05a-cycle-refused")
+    # Undo and redo the last edge with the keyboard.
+    page.locator(".react-flow__pane").click(position={"x": 200, "y": 600})
+    page.keyboard.press("Control+z")
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    page.keyboard.press("Control+Shift+z")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+
+
+def test_validation_error_is_shown_on_the_right_node(page: Page) -> None:
+    register(page)
+    create_project(page, "Checks")
+    new_workflow(page, "Broken")
+    ok = drop(page, "palette-fn-system/log", 150, 540)
+    page.locator(f'[id="cfg-{ok}_message"]').fill("fine")
+    bad = drop(page, "palette-fn-system/http-request", 600, 540)
+    connect(page, "trigger", ok)
+    connect(page, "trigger", bad)
+    marker = page.get_by_test_id(f"node-issues-{bad}")
+    expect(marker).to_be_visible()
+    expect(marker).to_have_attribute("aria-label", re.compile("url"))
+    expect(page.get_by_test_id(f"node-issues-{ok}")).to_have_count(0)
+    problems = page.locator(".problems-list")
+    expect(problems).to_contain_text("HTTP Request")
+    expect(problems).to_contain_text("url")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
+    shot(page, "05-validation-error")
+    # Choosing the problem selects the node and shows the field's problem in its panel.
+    page.locator(".problems-list button", has_text="HTTP Request").first.click()
+    expect(page.locator(f'.react-flow__node[data-id="{bad}"].selected')).to_have_count(1)
+    expect(page.get_by_role("list", name="Problems of this node")).to_contain_text("url")
+    page.locator(f'[id="cfg-{bad}_url"]').fill("https://example.com/hook")
+    expect(page.get_by_test_id(f"node-issues-{bad}")).to_have_count(0, timeout=10_000)
+
+
+def test_import_an_example_workflow(page: Page) -> None:
+    register(page)
+    create_project(page, "Imports")
+    example = ROOT / "examples" / "ten-step-chain.json"
+    definition = json.loads(example.read_text())
+    page.get_by_test_id("import-workflow-file").set_input_files(str(example))
+    page.wait_for_url(re.compile(r"/workflows/[^/]+$"))
+    expect(page.locator(".react-flow__node")).to_have_count(len(definition["nodes"]))
+    expect(page.locator(".react-flow__edge")).to_have_count(len(definition["edges"]))
+    expect(page.get_by_test_id("problem-count")).to_have_text(re.compile(r"^0 errors"), timeout=10_000)
+    page.get_by_role("button", name="Layout").click()
+    shot(page, "06-imported-example")
+    page.goto("/workflows")
+    expect(page.get_by_role("link", name=definition["name"])).to_be_visible()
+
+
+def test_run_approve_watch_live_and_inspect_outputs(page: Page, needs_orchestrator: None) -> None:
+    register(page)
+    create_project(page, "Runs")
+    ids = build_review_workflow(page, "Approve me")
+    start_run(page, "the launch")
+    expect(page.get_by_test_id(f"node-{ids['draft']}")).to_have_attribute("data-run-status", "completed", timeout=60_000)
+    expect(page.get_by_test_id("approval-box")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id(f"node-{ids['gate']}")).to_have_attribute("data-run-status", "waiting")
+    shot(page, "07-run-waiting-for-approval")
+    page.get_by_label("Reason").fill("Looks good")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("run-phase")).to_have_text("completed", timeout=60_000)
+    expect(page.get_by_test_id(f"node-{ids['publish']}")).to_have_attribute("data-run-status", "completed")
+    shot(page, "08-run-completed-overlay")
+    page.get_by_role("link", name="Open run").click()
+    expect(page.get_by_test_id("run-page-phase")).to_have_text("completed")
+    page.get_by_test_id(f"timeline-{ids['publish']}").click()
+    expect(page.get_by_test_id("node-output")).to_contain_text("Publishing: Draft about the launch")
+    page.get_by_test_id(f"timeline-{ids['draft']}").click()
+    expect(page.get_by_test_id("node-output")).to_contain_text("Draft about the launch")
+    shot(page, "09-run-timeline")
+
+
+def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator: None) -> None:
+    register(page)
+    create_project(page, "Rejections")
+    ids = build_review_workflow(page, "Reject me")
+    start_run(page, "a bad idea")
+    expect(page.get_by_test_id("approval-box")).to_be_visible(timeout=60_000)
+    page.get_by_label("Reason").fill("Not now")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.get_by_test_id("run-phase")).to_have_text("rejected", timeout=60_000)
+    expect(page.get_by_test_id(f"node-{ids['publish']}")).not_to_have_attribute("data-run-status", "completed")
+    shot(page, "10-run-rejected")
