@@ -29,7 +29,9 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.fail("Debian's chromium is not installed: run `make browser` (apt-get install chromium)")
+        pytest.fail(
+            "Debian's chromium is not installed: run `make browser` (apt-get install chromium)"
+        )
     return path
 
 

@@ -51,7 +51,9 @@ def canvas(page: Page) -> Locator:
 
 def drop(page: Page, palette_test_id: str, x: int, y: int) -> str:
     """Drag a palette entry onto the canvas at (x, y); returns the new node's id."""
-    before = set(page.locator(".react-flow__node").evaluate_all("els => els.map(e => e.dataset.id)"))
+    before = set(
+        page.locator(".react-flow__node").evaluate_all("els => els.map(e => e.dataset.id)")
+    )
     page.get_by_test_id(palette_test_id).drag_to(canvas(page), target_position={"x": x, "y": y})
     node = page.locator(".react-flow__node.selected")
     expect(node).to_have_count(1)
@@ -113,7 +115,9 @@ def build_review_workflow(page: Page, name: str) -> dict[str, str]:
     page.get_by_role("checkbox", name="required").check()
 
     draft = drop(page, "palette-fn-system/template", 130, 540)
-    type_with_autocomplete(config_field(page, draft, "template"), "Draft about ", "trigger.to", "trigger.topic")
+    type_with_autocomplete(
+        config_field(page, draft, "template"), "Draft about ", "trigger.to", "trigger.topic"
+    )
     expect(config_field(page, draft, "template")).to_have_value("Draft about {{trigger.topic}}")
     gate = drop(page, "palette-kind-approval-gate", 400, 540)
     page.get_by_label("Message to the approver").fill("Publish this draft?")
@@ -125,8 +129,15 @@ def build_review_workflow(page: Page, name: str) -> dict[str, str]:
     expect(page.locator(".react-flow__edge")).to_have_count(3)
 
     select_node(page, publish)
-    type_with_autocomplete(config_field(page, publish, "message"), "Publishing: ", "RenderT", "RenderTemplate.data.text")
-    expect(page.get_by_test_id("problem-count")).to_have_text(re.compile(r"^0 errors"), timeout=10_000)
+    type_with_autocomplete(
+        config_field(page, publish, "message"),
+        "Publishing: ",
+        "RenderT",
+        "RenderTemplate.data.text",
+    )
+    expect(page.get_by_test_id("problem-count")).to_have_text(
+        re.compile(r"^0 errors"), timeout=10_000
+    )
 
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_label("What changed?").fill("Review flow with an approval gate")

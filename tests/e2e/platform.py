@@ -123,10 +123,25 @@ def running_platform(directory: Path, ready_timeout_s: float = 120) -> Iterator[
     env = {**os.environ, "WFB_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"}
     env.pop("WFB_DATA_DIR", None)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 (our own CLI)
-            [str(wfb), "dev", "--run-file", str(run_file), "--data-dir", str(data_dir),
-             "--no-colour", "--log-format", "text", "--ready-timeout", str(ready_timeout_s)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        proc = subprocess.Popen(
+            [
+                str(wfb),
+                "dev",
+                "--run-file",
+                str(run_file),
+                "--data-dir",
+                str(data_dir),
+                "--no-colour",
+                "--log-format",
+                "text",
+                "--ready-timeout",
+                str(ready_timeout_s),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     platform = Platform(f"http://127.0.0.1:{ports['builder-bff']}", ports, log_path, data_dir)
     try:

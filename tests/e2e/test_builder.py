@@ -37,7 +37,9 @@ def test_register_create_project_build_and_save(page: Page) -> None:
     expect(page.locator(".react-flow__node")).to_have_count(4)
     expect(page.locator(".react-flow__edge")).to_have_count(3)
     select_node(page, ids["draft"])
-    expect(page.locator(f'[id="cfg-{ids["draft"]}_template"]')).to_have_value("Draft about {{trigger.topic}}")
+    expect(page.locator(f'[id="cfg-{ids["draft"]}_template"]')).to_have_value(
+        "Draft about {{trigger.topic}}"
+    )
 
     # Version history lists both versions and diffs them.
     page.get_by_role("button", name="History").click()
@@ -103,7 +105,9 @@ def test_import_an_example_workflow(page: Page) -> None:
     page.wait_for_url(re.compile(r"/workflows/[^/]+$"))
     expect(page.locator(".react-flow__node")).to_have_count(len(definition["nodes"]))
     expect(page.locator(".react-flow__edge")).to_have_count(len(definition["edges"]))
-    expect(page.get_by_test_id("problem-count")).to_have_text(re.compile(r"^0 errors"), timeout=10_000)
+    expect(page.get_by_test_id("problem-count")).to_have_text(
+        re.compile(r"^0 errors"), timeout=10_000
+    )
     page.get_by_role("button", name="Layout").click()
     shot(page, "06-imported-example")
     page.goto("/workflows")
@@ -115,14 +119,20 @@ def test_run_approve_watch_live_and_inspect_outputs(page: Page, needs_orchestrat
     create_project(page, "Runs")
     ids = build_review_workflow(page, "Approve me")
     start_run(page, "the launch")
-    expect(page.get_by_test_id(f"node-{ids['draft']}")).to_have_attribute("data-run-status", "completed", timeout=60_000)
+    expect(page.get_by_test_id(f"node-{ids['draft']}")).to_have_attribute(
+        "data-run-status", "completed", timeout=60_000
+    )
     expect(page.get_by_test_id("approval-box")).to_be_visible(timeout=60_000)
-    expect(page.get_by_test_id(f"node-{ids['gate']}")).to_have_attribute("data-run-status", "waiting")
+    expect(page.get_by_test_id(f"node-{ids['gate']}")).to_have_attribute(
+        "data-run-status", "waiting"
+    )
     shot(page, "07-run-waiting-for-approval")
     page.get_by_label("Reason").fill("Looks good")
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("run-phase")).to_have_text("completed", timeout=60_000)
-    expect(page.get_by_test_id(f"node-{ids['publish']}")).to_have_attribute("data-run-status", "completed")
+    expect(page.get_by_test_id(f"node-{ids['publish']}")).to_have_attribute(
+        "data-run-status", "completed"
+    )
     shot(page, "08-run-completed-overlay")
     page.get_by_role("link", name="Open run").click()
     expect(page.get_by_test_id("run-page-phase")).to_have_text("completed")
@@ -142,5 +152,7 @@ def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator:
     page.get_by_label("Reason").fill("Not now")
     page.get_by_role("button", name="Reject").click()
     expect(page.get_by_test_id("run-phase")).to_have_text("rejected", timeout=60_000)
-    expect(page.get_by_test_id(f"node-{ids['publish']}")).not_to_have_attribute("data-run-status", "completed")
+    expect(page.get_by_test_id(f"node-{ids['publish']}")).not_to_have_attribute(
+        "data-run-status", "completed"
+    )
     shot(page, "10-run-rejected")
