@@ -70,7 +70,13 @@ class TestStaticUi:
         )
 
     async def test_api_paths_never_fall_back_to_the_page(self, platform: Platform) -> None:
-        for path in ("/api/nope", "/api/runs/x/nothing/here", "/assets/missing.js", "/missing.png", "/dapr/subscribe"):
+        for path in (
+            "/api/nope",
+            "/api/runs/x/nothing/here",
+            "/assets/missing.js",
+            "/missing.png",
+            "/dapr/subscribe",
+        ):
             r = await platform.client.get(path)
             assert r.status_code == 404, path
             assert r.headers["content-type"] == "application/problem+json"
