@@ -48,7 +48,7 @@ browser: ## make sure Debian's chromium is installed (browser tests, bench-ui)
 
 .PHONY: bench-ui
 bench-ui: install browser ## time to open a 500-node workflow in headless chromium, and the gzipped bundle size
-	$(UV) run --frozen python bench/ui_bench.py
+	$(UV) run --frozen python bench/ui/ui_bench.py
 
 .PHONY: uv
 uv:

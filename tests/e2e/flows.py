@@ -114,14 +114,14 @@ def build_review_workflow(page: Page, name: str) -> dict[str, str]:
     page.get_by_label("Input field 1 name").fill("topic")
     page.get_by_role("checkbox", name="required").check()
 
-    draft = drop(page, "palette-fn-system/template", 130, 540)
+    draft = drop(page, "palette-fn-system/template", 130, 470)
     type_with_autocomplete(
         config_field(page, draft, "template"), "Draft about ", "trigger.to", "trigger.topic"
     )
     expect(config_field(page, draft, "template")).to_have_value("Draft about {{trigger.topic}}")
-    gate = drop(page, "palette-kind-approval-gate", 400, 540)
+    gate = drop(page, "palette-kind-approval-gate", 400, 470)
     page.get_by_label("Message to the approver").fill("Publish this draft?")
-    publish = drop(page, "palette-fn-system/log", 670, 540)
+    publish = drop(page, "palette-fn-system/log", 670, 470)
 
     connect(page, "trigger", draft)
     connect(page, draft, gate)

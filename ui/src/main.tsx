@@ -4,6 +4,8 @@ import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";
 
+performance.mark("wfb:boot");
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <App />

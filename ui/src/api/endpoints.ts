@@ -1,6 +1,6 @@
 // Every call the UI makes. admin-api resources go through the BFF's /api/admin pass-through.
 import type { WorkflowDefinition } from "../definition/types";
-import { api, qs } from "./client";
+import { ApiError, api, qs } from "./client";
 import type {
   CatalogFunction,
   Issue,
@@ -98,12 +98,16 @@ export const workflowApi = {
   deploy: (id: string, version?: number) =>
     api<Record<string, unknown>>(admin(`workflows/${id}/deploy`), { body: version ? { version } : {} }).then(normalizeWorkflow),
   stop: (id: string) => api<Record<string, unknown>>(admin(`workflows/${id}/stop`), { method: "POST" }).then(normalizeWorkflow),
+  /** The workflow and its latest definition, fetched together. */
   load: async (id: string): Promise<WorkflowDetail | null> => {
-    const wf = await workflowApi.get(id);
-    const latest = wf.latestVersion ?? 0;
-    if (!latest) return { ...wf, definition: undefined as unknown as WorkflowDefinition };
-    const version = await workflowApi.version(id, latest);
-    return { ...wf, definition: version.definition! };
+    const [wf, definition] = await Promise.all([
+      workflowApi.get(id),
+      api<WorkflowDefinition>(admin(`workflows/${id}/export?format=json`)).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) return undefined;
+        throw err;
+      }),
+    ]);
+    return { ...wf, definition: definition as WorkflowDefinition };
   },
 };
 

@@ -1,5 +1,6 @@
 // The product shell: sidebar with tenant switcher and navigation, toasts, main area.
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
+import { Spinner } from "../components/ui";
 import { findProject, useApp } from "./appStore";
 
 export function TenantSwitcher() {
@@ -61,6 +62,7 @@ export function TenantSwitcher() {
 export function Layout() {
   const user = useApp((s) => s.user);
   const logout = useApp((s) => s.logout);
+  const tenantsReady = useApp((s) => s.tenantsReady);
   const navigate = useNavigate();
   return (
     <div className="shell">
@@ -103,7 +105,7 @@ export function Layout() {
         </div>
       </aside>
       <main id="main" className="main" tabIndex={-1}>
-        <Outlet />
+        {tenantsReady ? <Outlet /> : <Spinner label="Loading projects" />}
       </main>
     </div>
   );

@@ -21,6 +21,7 @@ export interface ProjectPath {
 
 interface AppState {
   ready: boolean;
+  tenantsReady: boolean;
   user: User | null;
   companies: TenantCompany[];
   projectId: string | null;
@@ -50,15 +51,19 @@ function firstProject(companies: TenantCompany[]): string | null {
 
 export const useApp = create<AppState>()((set, get) => ({
   ready: false,
+  tenantsReady: false,
   user: null,
   companies: [],
   projectId: localStorage.getItem(PROJECT_KEY),
   toasts: [],
 
   async init() {
+    // The session decides what to show; the tenant tree loads behind it (the editor does
+    // not need it, the pages that do wait for `tenantsReady`).
     try {
       const s = await sessionApi.session();
-      set({ user: s.authenticated ? s.user : null });
+      set({ user: s.authenticated ? s.user : null, ready: true });
+      performance.mark("wfb:session");
       if (s.authenticated) await get().loadTenants();
     } catch (err) {
       get().toast("error", errorMessage(err));
@@ -74,7 +79,7 @@ export const useApp = create<AppState>()((set, get) => ({
     const current = get().projectId;
     const projectId = findProject(companies, current) ? current : firstProject(companies);
     if (projectId) localStorage.setItem(PROJECT_KEY, projectId);
-    set({ companies, projectId });
+    set({ companies, projectId, tenantsReady: true });
   },
   chooseProject(id) {
     localStorage.setItem(PROJECT_KEY, id);

@@ -9,8 +9,9 @@ import { useApp } from "../app/appStore";
 import { ErrorBox, Modal, Spinner, StatusPill, downloadFile } from "../components/ui";
 import { parseDefinitionText, slugify, starterDefinition, toJson, toYaml } from "../definition/io";
 import { sourceHandles, type WorkflowDefinition } from "../definition/types";
-import { Canvas } from "./Canvas";
+import { Canvas, fitTo } from "./Canvas";
 import { checkConnection } from "./graph/analysis";
+import type { FlowEdge, FlowNode } from "./graph/convert";
 import { HistoryPanel } from "./HistoryPanel";
 import { Palette, type PaletteItem } from "./Palette";
 import { ProblemsPanel } from "./ProblemsPanel";
@@ -30,6 +31,7 @@ export function EditorPage() {
       .load(workflowId)
       .then((wf) => {
         if (!wf) return;
+        performance.mark("wfb:workflow-loaded");
         setWorkflow(wf);
         setDefinition(wf.definition ?? starterDefinition(slugify(wf.name), wf.name));
       })
@@ -54,7 +56,7 @@ export function EditorPage() {
 
 function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkflow: (w: WorkflowSummary) => void }) {
   const store = useEditorStoreApi();
-  const flow = useReactFlow();
+  const flow = useReactFlow<FlowNode, FlowEdge>();
   const toast = useApp((s) => s.toast);
   const dirty = useEditor((s) => s.dirty);
   const canUndo = useEditor((s) => s.past.length > 0);
@@ -172,7 +174,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
       if (store.getState().dirty && !window.confirm("Replace the canvas with the imported workflow? Unsaved changes are lost.")) return;
       store.getState().load(def);
       store.setState({ dirty: true });
-      setTimeout(() => flow.fitView({ padding: 0.2 }), 50);
+      setTimeout(() => fitTo(flow, null), 50);
       toast("success", `Imported ${def.nodes.length} nodes from ${file.name}; save to keep them`);
     } catch (err) {
       toast("error", `Import failed: ${errorMessage(err)}`);
@@ -193,7 +195,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
     save: () => setDialog("save"),
     layout: () => {
       store.getState().layout();
-      setTimeout(() => flow.fitView({ padding: 0.2, duration: 300 }), 30);
+      setTimeout(() => fitTo(flow, null, { duration: 300 }), 30);
     },
     help: () => setDialog("shortcuts"),
   });
@@ -226,7 +228,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
             title="Auto-layout (L)"
             onClick={() => {
               store.getState().layout();
-              setTimeout(() => flow.fitView({ padding: 0.2, duration: 300 }), 30);
+              setTimeout(() => fitTo(flow, null, { duration: 300 }), 30);
             }}
           >
             Layout
@@ -295,7 +297,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
             setWorkflow(await workflowApi.get(workflow.id));
             toast("success", `Restored version ${version} as a new version`);
             setDialog(null);
-            setTimeout(() => flow.fitView({ padding: 0.2 }), 50);
+            setTimeout(() => fitTo(flow, null), 50);
           }}
         />
       )}

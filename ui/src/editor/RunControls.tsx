@@ -1,7 +1,4 @@
 // Starting a run from the editor, and the live overlay banner with approvals.
-import Form from "@rjsf/core";
-import type { RJSFSchema } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
 import { useMemo, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { errorMessage } from "../api/client";
@@ -10,25 +7,13 @@ import { useApp } from "../app/appStore";
 import type { JsonObject } from "../definition/types";
 import { ErrorBox, Modal, StatusPill } from "../components/ui";
 import { useRunStream } from "../runs/useRunStream";
-import { uiSchemaFor } from "./panels/FunctionForm";
+import { FunctionForm } from "./panels/FunctionForm";
 import { useEditor } from "./store/context";
 
 export function TriggerDataForm({ schema, value, onChange, idPrefix }: { schema: JsonObject | undefined; value: unknown; onChange: (v: unknown) => void; idPrefix: string }) {
   const hasFields = schema && Object.keys((schema.properties as object) ?? {}).length > 0;
   if (!hasFields) return <p className="muted small">This workflow's trigger declares no input fields; it starts with empty data.</p>;
-  return (
-    <Form
-      className="schema-form"
-      schema={schema as RJSFSchema}
-      formData={value}
-      validator={validator}
-      idPrefix={idPrefix}
-      showErrorList={false}
-      noHtml5Validate
-      uiSchema={uiSchemaFor(schema)}
-      onChange={(e) => onChange(e.formData)}
-    />
-  );
+  return <FunctionForm schema={schema} value={value} idPrefix={idPrefix} onChange={onChange} />;
 }
 
 export function RunDialog({

@@ -1,8 +1,10 @@
 // Definition (seed 003 JSON) <-> canvas nodes and edges, lossless for fields we do not model.
-import type { Edge, Node } from "@xyflow/react";
+import { Position, type Edge, type Node } from "@xyflow/react";
 import type { WorkflowNodeData } from "../../definition/nodeData";
 import {
   canonicalType,
+  sourceHandles,
+  type CanonicalType,
   type JsonObject,
   type SerializedEdge,
   type SerializedNode,
@@ -23,6 +25,31 @@ function pickExtra(source: Record<string, unknown>, known: Set<string>): JsonObj
   return Object.keys(extra).length ? extra : undefined;
 }
 
+const WIDTH = 220;
+const BODY = 68;
+const OUTPUT_ROW = 20;
+const HANDLE = 11;
+
+/**
+ * The size and handle positions a node will have once drawn. With them React Flow can fit
+ * the view and skip off-screen nodes before measuring anything (a large workflow opens
+ * without drawing every node first); the estimates are dropped once a node is measured.
+ */
+export function initialSize(kind: string): Pick<FlowNode, "initialWidth" | "initialHeight" | "handles"> {
+  const outputs = sourceHandles((canonicalType(kind) ?? "action") as CanonicalType);
+  const height = BODY + (outputs ? 9 + outputs.length * OUTPUT_ROW : 0);
+  const half = HANDLE / 2;
+  const handles: NonNullable<FlowNode["handles"]> = [];
+  if (kind !== "trigger")
+    handles.push({ type: "target", position: Position.Left, x: -half, y: height / 2 - half, width: HANDLE, height: HANDLE });
+  if (outputs)
+    outputs.forEach((id, i) =>
+      handles.push({ id, type: "source", position: Position.Right, x: WIDTH - half, y: BODY + 5 + i * OUTPUT_ROW + OUTPUT_ROW / 2 - half, width: HANDLE, height: HANDLE }),
+    );
+  else handles.push({ type: "source", position: Position.Right, x: WIDTH - half, y: height / 2 - half, width: HANDLE, height: HANDLE });
+  return { initialWidth: WIDTH, initialHeight: height, handles };
+}
+
 export function nodeToFlow(node: SerializedNode): FlowNode {
   const kind = canonicalType(node.type);
   if (!kind) throw new DefinitionError(`node ${node.id} has unknown type ${JSON.stringify(node.type)}`);
@@ -40,6 +67,7 @@ export function nodeToFlow(node: SerializedNode): FlowNode {
     type: kind,
     position: { x: node.position?.x ?? 0, y: node.position?.y ?? 0 },
     data,
+    ...initialSize(kind),
   };
 }
 

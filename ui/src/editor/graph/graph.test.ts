@@ -60,7 +60,7 @@ describe("graph analysis", () => {
   });
 });
 
-import { humanize, uiSchemaFor } from "../panels/FunctionForm";
+import { humanize, uiSchemaFor } from "../panels/schemaUi";
 
 describe("generated forms", () => {
   it("titles fields, uses text areas for long text and a JSON field for untyped values", () => {

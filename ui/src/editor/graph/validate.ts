@@ -3,8 +3,8 @@ import type { Issue } from "../../api/types";
 import type { WorkflowNodeData } from "../../definition/nodeData";
 import { validateNodeData } from "../nodes/specs";
 import type { ValidationContext } from "../nodes/types";
-import { TRIGGER, resolveHead, templateHeads } from "../templates/templates";
-import { findCycle, upstreamOf, type EdgeLike } from "./analysis";
+import { NameIndex, TRIGGER, templateHeads } from "../templates/templates";
+import { findCycle, type EdgeLike } from "./analysis";
 
 export interface CheckedNode {
   id: string;
@@ -39,8 +39,9 @@ export function clientIssues(nodes: CheckedNode[], edges: EdgeLike[], ctx: Valid
           }),
         );
 
-  const named = nodes.map((n) => ({ id: n.id, label: n.data.label }));
-  const reachable = triggers.length ? new Set([triggers[0].id, ...downstream(triggers[0].id, edges)]) : null;
+  const names = new NameIndex(nodes.map((n) => ({ id: n.id, label: n.data.label })));
+  const graph = new GraphIndex(edges);
+  const reachable = triggers.length ? new Set([triggers[0].id, ...graph.reachableFrom(triggers[0].id)]) : null;
   for (const node of nodes) {
     for (const draft of validateNodeData(node.data, ctx))
       issues.push(
@@ -55,29 +56,61 @@ export function clientIssues(nodes: CheckedNode[], edges: EdgeLike[], ctx: Valid
           severity: "warning",
         }),
       );
-    checkReferences(node, named, edges, issues);
+    checkReferences(node, names, graph, issues);
   }
   return issues;
 }
 
-function downstream(id: string, edges: EdgeLike[]): Set<string> {
-  const out = new Set<string>();
-  const stack = [id];
-  while (stack.length) {
-    const cur = stack.pop()!;
-    for (const e of edges)
-      if (e.source === cur && !out.has(e.target)) {
-        out.add(e.target);
-        stack.push(e.target);
-      }
+/** Adjacency built once per validation pass, with memoized ancestor sets. */
+export class GraphIndex {
+  private out = new Map<string, string[]>();
+  private in = new Map<string, string[]>();
+  private ancestors = new Map<string, Set<string>>();
+
+  constructor(edges: EdgeLike[]) {
+    for (const e of edges) {
+      (this.out.get(e.source) ?? this.out.set(e.source, []).get(e.source)!).push(e.target);
+      (this.in.get(e.target) ?? this.in.set(e.target, []).get(e.target)!).push(e.source);
+    }
   }
-  return out;
+
+  reachableFrom(id: string): Set<string> {
+    const seen = new Set<string>();
+    const stack = [id];
+    while (stack.length) {
+      for (const next of this.out.get(stack.pop()!) ?? []) {
+        if (!seen.has(next)) {
+          seen.add(next);
+          stack.push(next);
+        }
+      }
+    }
+    return seen;
+  }
+
+  /** Every node with a path to `id` (iterative, memoized; safe on cycles). */
+  upstream(id: string): Set<string> {
+    const cached = this.ancestors.get(id);
+    if (cached) return cached;
+    const result = new Set<string>();
+    const stack = [...(this.in.get(id) ?? [])];
+    while (stack.length) {
+      const cur = stack.pop()!;
+      if (result.has(cur)) continue;
+      result.add(cur);
+      const known = this.ancestors.get(cur);
+      if (known) for (const a of known) result.add(a);
+      else stack.push(...(this.in.get(cur) ?? []));
+    }
+    this.ancestors.set(id, result);
+    return result;
+  }
 }
 
 function checkReferences(
   node: CheckedNode,
-  named: { id: string; label: string }[],
-  edges: EdgeLike[],
+  names: NameIndex,
+  graph: GraphIndex,
   issues: Issue[],
 ): void {
   const config = { ...node.data.config } as Record<string, unknown>;
@@ -87,10 +120,10 @@ function checkReferences(
     // CEL conditions name nodes directly, e.g. Fetch.data.ok; only {{...}} are checked here.
   }
   if (!heads.size) return;
-  const upstream = upstreamOf(node.id, edges);
+  const upstream = graph.upstream(node.id);
   for (const head of heads) {
     if (head === TRIGGER || head === "item" || head === "index") continue;
-    const ids = resolveHead(head, named);
+    const ids = names.lookup(head);
     if (ids.length === 0) {
       issues.push(issue("unknown_reference", `{{${head}…}} refers to an unknown node '${head}'`, node.id));
     } else if (ids.length > 1) {

@@ -3,7 +3,6 @@ import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo, type ReactNode } from "react";
 import type { WorkflowNodeData } from "../../definition/nodeData";
 import { useEditor } from "../store/context";
-import { dedupeIssues } from "../graph/issues";
 import { NodeIcon } from "./NodeIcon";
 import { specOf, summarize } from "./specs";
 
@@ -14,18 +13,7 @@ export interface OutputHandle {
 }
 
 function useNodeIssues(id: string): { errors: number; warnings: number; first?: string } {
-  // A primitive key keeps the selector's result stable between unrelated store updates.
-  const key = useEditor((s) => {
-    let errors = 0;
-    let warnings = 0;
-    let first = "";
-    for (const i of dedupeIssues(s.clientIssues, s.serverIssues, id)) {
-      if (i.severity === "error") errors++;
-      else warnings++;
-      first ||= i.message;
-    }
-    return `${errors}|${warnings}|${first}`;
-  });
+  const key = useEditor((s) => s.issueMarks.get(id) ?? "0|0|");
   const [errors, warnings, ...rest] = key.split("|");
   return { errors: Number(errors), warnings: Number(warnings), first: rest.join("|") || undefined };
 }

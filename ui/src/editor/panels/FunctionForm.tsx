@@ -1,137 +1,16 @@
-// Forms generated from a function's input JSON Schema (react-jsonschema-form + ajv), with
-// template autocomplete in every text field.
-import Form from "@rjsf/core";
-import { getTemplate, type FieldProps, type RJSFSchema, type WidgetProps } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
-import { memo } from "react";
-import type { JsonObject } from "../../definition/types";
-import { TemplateInput } from "./TemplateInput";
+// The generated form, loaded when first needed: react-jsonschema-form and ajv stay out of
+// the bundle that opens the editor.
+import { lazy, Suspense } from "react";
+import type { SchemaFormProps } from "./SchemaForm";
 
-function isStringSchema(schema: WidgetProps["schema"]): boolean {
-  const t = schema?.type;
-  return t === "string" || (Array.isArray(t) && t.includes("string")) || t === undefined;
-}
+const SchemaForm = lazy(() => import("./SchemaForm"));
 
-function TemplateTextWidget(props: WidgetProps) {
-  if (!isStringSchema(props.schema) || props.schema?.format === "date-time") {
-    const Base = getTemplate("BaseInputTemplate", props.registry, props.options);
-    return <Base {...props} />;
-  }
+export function FunctionForm(props: SchemaFormProps) {
   return (
-    <TemplateInput
-      id={props.id}
-      value={props.value ?? ""}
-      required={props.required}
-      disabled={props.disabled || props.readonly}
-      placeholder={props.placeholder || (props.schema?.default !== undefined ? String(props.schema.default) : undefined)}
-      aria-invalid={Boolean(props.rawErrors?.length)}
-      onChange={(v) => props.onChange(v === "" ? props.options.emptyValue : v)}
-      onBlur={() => props.onBlur(props.id, props.value)}
-    />
+    <Suspense fallback={<div className="muted small">Loading form…</div>}>
+      <SchemaForm {...props} />
+    </Suspense>
   );
 }
 
-function TemplateTextareaWidget(props: WidgetProps) {
-  return (
-    <TemplateInput
-      id={props.id}
-      multiline
-      rows={(props.options.rows as number | undefined) ?? 4}
-      value={props.value ?? ""}
-      required={props.required}
-      disabled={props.disabled || props.readonly}
-      onChange={(v) => props.onChange(v === "" ? props.options.emptyValue : v)}
-      onBlur={() => props.onBlur(props.id, props.value)}
-    />
-  );
-}
-
-/** A value of any JSON type (a schema without `type`): JSON when it parses, text otherwise. */
-function AnyValueField(props: FieldProps) {
-  const value = props.formData;
-  const text = value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return (
-    <div className="form-group">
-      <label className="control-label" htmlFor={props.fieldPathId.$id}>
-        {props.uiSchema?.["ui:title"] ?? props.schema.title ?? props.name}
-        {props.required ? "*" : ""}
-      </label>
-      {props.schema.description && <p className="field-description">{props.schema.description}</p>}
-      <TemplateInput
-        id={props.fieldPathId.$id}
-        multiline
-        rows={3}
-        className="mono"
-        value={text}
-        onChange={(v) => {
-          let next: unknown = v;
-          if (v.trim() === "") next = undefined;
-          else if (/^[[{"\d-]|^(true|false|null)$/.test(v.trim())) {
-            try {
-              next = JSON.parse(v);
-            } catch {
-              next = v;
-            }
-          }
-          props.onChange(next, props.fieldPathId.path);
-        }}
-      />
-      <p className="hint">JSON, or text with {"{{templates}}"}.</p>
-    </div>
-  );
-}
-
-const widgets = { TextWidget: TemplateTextWidget, TextareaWidget: TemplateTextareaWidget };
-const fields = { AnyValue: AnyValueField };
-
-export function humanize(key: string): string {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/[_-]+/g, " ")
-    .trim();
-  const sentence = words.replace(/\b([A-Z])([a-z])/g, (_m, a: string, b: string) => a.toLowerCase() + b);
-  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
-}
-
-const TYPED = ["type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "properties", "items"];
-
-export function uiSchemaFor(schema: JsonObject): Record<string, unknown> {
-  const ui: Record<string, unknown> = { "ui:submitButtonOptions": { norender: true } };
-  const props = (schema.properties ?? {}) as Record<string, JsonObject>;
-  for (const [key, sub] of Object.entries(props)) {
-    const entry: Record<string, unknown> = {};
-    if (!sub.title) entry["ui:title"] = humanize(key);
-    const long = sub.format === "textarea" || sub["x-multiline"] === true || /prompt|body|message|text|content|template|query/i.test(key);
-    if (sub.type === "string" && !sub.enum && long) entry["ui:widget"] = "textarea";
-    if (!TYPED.some((k) => k in sub)) entry["ui:field"] = "AnyValue";
-    ui[key] = entry;
-  }
-  return ui;
-}
-
-export interface FunctionFormProps {
-  idPrefix: string;
-  schema: JsonObject;
-  value: JsonObject;
-  onChange: (value: JsonObject) => void;
-}
-
-function FunctionFormImpl({ idPrefix, schema, value, onChange }: FunctionFormProps) {
-  return (
-    <Form
-      className="schema-form"
-      schema={schema as RJSFSchema}
-      uiSchema={uiSchemaFor(schema)}
-      formData={value}
-      validator={validator}
-      widgets={widgets}
-      fields={fields}
-      idPrefix={idPrefix}
-      showErrorList={false}
-      noHtml5Validate
-      onChange={(e) => onChange((e.formData ?? {}) as JsonObject)}
-    />
-  );
-}
-
-export const FunctionForm = memo(FunctionFormImpl);
+export type { SchemaFormProps };

@@ -121,3 +121,19 @@ describe("undo granularity", () => {
     expect(store.getState().nodes.find((n) => n.id === "a")!.data.config.url).toBe("https://x/{{trigger.who}}");
   });
 });
+
+describe("validation markers", () => {
+  it("keeps one mark per node, merging instant and server issues", () => {
+    const store = createEditorStore(chain());
+    store.getState().setCatalog(catalog);
+    store.getState().updateConfig("a", { actionId: "system/http-request" });
+    expect(store.getState().issueMarks.get("a")).toMatch(/^1\|0\|'url' is required/);
+    store.getState().setServerIssues([
+      { code: "invalid_config", message: "url is required", nodeId: "a", field: "config.url", severity: "error" },
+      { code: "x", message: "w", nodeId: "b", severity: "warning" },
+    ]);
+    expect(store.getState().issueMarks.get("a")).toBe("1|0|url is required");
+    expect(store.getState().issueMarks.get("b")).toBe("0|1|w");
+    expect(store.getState().issueMarks.has("t")).toBe(false);
+  });
+});

@@ -16,11 +16,13 @@ import { checkConnection } from "../graph/analysis";
 import {
   definitionToFlow,
   flowToDefinition,
+  initialSize,
   type FlowEdge,
   type FlowNode,
   type WorkflowMeta,
 } from "../graph/convert";
 import { autoLayout } from "../graph/layout";
+import { dedupeIssues } from "../graph/issues";
 import { clientIssues } from "../graph/validate";
 import { newNodeData, specOf } from "../nodes/specs";
 import { applyEvent, applyStatus, emptyOverlay, type RunOverlay } from "./runOverlay";
@@ -45,6 +47,8 @@ export interface EditorState {
   clipboard: { nodes: FlowNode[]; edges: FlowEdge[] } | null;
   clientIssues: Issue[];
   serverIssues: Issue[];
+  /** Per node: "errors|warnings|first message", what its validation marker shows. */
+  issueMarks: Map<string, string>;
   connectionError: string | null;
   dirty: boolean;
   run: RunOverlay | null;
@@ -92,6 +96,29 @@ function uniqueLabel(base: string, taken: Set<string>): string {
 
 const emptyMeta = (): WorkflowMeta => ({ id: "untitled", name: "Untitled workflow", version: "1.0.0" });
 
+/** A measured node: React Flow's own handle bounds replace the estimates. */
+function withoutEstimates(node: FlowNode): FlowNode {
+  const { handles: _estimates, ...rest } = node;
+  return rest;
+}
+
+function issues(client: Issue[], server: Issue[]): Pick<EditorState, "clientIssues" | "serverIssues" | "issueMarks"> {
+  const marks = new Map<string, [number, number, string]>();
+  for (const i of dedupeIssues(client, server)) {
+    if (!i.nodeId) continue;
+    const m = marks.get(i.nodeId) ?? [0, 0, ""];
+    if (i.severity === "error") m[0]++;
+    else m[1]++;
+    m[2] ||= i.message;
+    marks.set(i.nodeId, m);
+  }
+  return {
+    clientIssues: client,
+    serverIssues: server,
+    issueMarks: new Map([...marks].map(([id, [e, w, first]]) => [id, `${e}|${w}|${first}`])),
+  };
+}
+
 export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
   const store = createStore<EditorState>()((set, get) => {
     const revalidate = (nodes: FlowNode[], edges: FlowEdge[]) =>
@@ -118,7 +145,7 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
         past,
         future: record || coalesce ? [] : s.future,
         dirty: true,
-        clientIssues: revalidate(nodes, edges),
+        ...issues(revalidate(nodes, edges), s.serverIssues),
         connectionError: null,
       });
     };
@@ -134,13 +161,14 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
       clipboard: null,
       clientIssues: [],
       serverIssues: [],
+      issueMarks: new Map(),
       connectionError: null,
       dirty: false,
       run: null,
 
       load(def) {
         const { meta, nodes, edges } = definitionToFlow(def);
-        set({ meta, nodes, edges, past: [], future: [], dirty: false, serverIssues: [], clientIssues: revalidate(nodes, edges) });
+        set({ meta, nodes, edges, past: [], future: [], dirty: false, ...issues(revalidate(nodes, edges), []) });
       },
       toDefinition() {
         const s = get();
@@ -149,7 +177,7 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
       setCatalog(functions) {
         const catalog = new Map(functions.map((f) => [f.slug, f]));
         set({ catalog, catalogLoaded: true });
-        set({ clientIssues: revalidate(get().nodes, get().edges) });
+        set(issues(revalidate(get().nodes, get().edges), get().serverIssues));
       },
       setMeta(patch) {
         mutate({ meta: { ...get().meta, ...patch } });
@@ -161,7 +189,9 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
       onNodesChange(changes) {
         const structural = changes.some((c) => c.type === "remove" || c.type === "add" || c.type === "replace");
         const moved = changes.some((c) => c.type === "position" && !c.dragging && c.position);
-        const nodes = applyNodeChanges(changes, get().nodes);
+        let nodes = applyNodeChanges(changes, get().nodes);
+        const measured = new Set(changes.filter((c) => c.type === "dimensions").map((c) => c.id));
+        if (measured.size) nodes = nodes.map((n) => (measured.has(n.id) && n.handles ? withoutEstimates(n) : n));
         if (structural) {
           const removed = new Set(changes.filter((c) => c.type === "remove").map((c) => (c as { id: string }).id));
           const edges = get().edges.filter((e) => !removed.has(e.source) && !removed.has(e.target));
@@ -196,7 +226,7 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
         const id = uniqueId(kind, new Set(s.nodes.map((n) => n.id)));
         const data = newNodeData(kind, uniqueLabel(label ?? specOf(kind).defaultLabel, new Set(s.nodes.map((n) => n.data.label))));
         if (config) data.config = { ...data.config, ...config } as typeof data.config;
-        const node: FlowNode = { id, type: kind, position, data, selected: true };
+        const node: FlowNode = { id, type: kind, position, data, selected: true, ...initialSize(kind) };
         mutate({ nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node] });
         return id;
       },
@@ -236,7 +266,7 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
           past: s.past.slice(0, -1),
           future: [{ nodes: s.nodes, edges: s.edges, meta: s.meta }, ...s.future],
           dirty: true,
-          clientIssues: revalidate(prev.nodes, prev.edges),
+          ...issues(revalidate(prev.nodes, prev.edges), s.serverIssues),
         });
       },
       redo() {
@@ -248,7 +278,7 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
           past: [...s.past, { nodes: s.nodes, edges: s.edges, meta: s.meta }],
           future: s.future.slice(1),
           dirty: true,
-          clientIssues: revalidate(next.nodes, next.edges),
+          ...issues(revalidate(next.nodes, next.edges), s.serverIssues),
         });
       },
       copy() {
@@ -294,8 +324,8 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
       layout() {
         mutate({ nodes: autoLayout(get().nodes, get().edges) });
       },
-      setServerIssues(issues) {
-        set({ serverIssues: issues.map((i) => ({ ...i, source: "server" as const })) });
+      setServerIssues(list) {
+        set(issues(get().clientIssues, list.map((i) => ({ ...i, source: "server" as const }))));
       },
       startRun(instanceId) {
         set({ run: emptyOverlay(instanceId) });
@@ -314,5 +344,6 @@ export function createEditorStore(initial?: WorkflowDefinition): EditorStore {
     };
   });
   if (initial) store.getState().load(initial);
+  performance.mark("wfb:store-loaded");
   return store;
 }

@@ -35,13 +35,31 @@ export interface NamedNode {
   label: string;
 }
 
-/** Which node ids a template head names: an exact id wins, then exact label, then normalized label. */
+/** The names templates may use for nodes: ids, labels and labels without spaces. */
+export class NameIndex {
+  private ids = new Set<string>();
+  private labels = new Map<string, string[]>();
+  private normalized = new Map<string, string[]>();
+
+  constructor(nodes: NamedNode[]) {
+    for (const n of nodes) {
+      this.ids.add(n.id);
+      if (!n.label) continue;
+      this.labels.set(n.label, [...(this.labels.get(n.label) ?? []), n.id]);
+      const norm = normalizeLabel(n.label);
+      this.normalized.set(norm, [...(this.normalized.get(norm) ?? []), n.id]);
+    }
+  }
+
+  /** Which node ids a head names: an exact id wins, then exact label, then normalized label. */
+  lookup(head: string): string[] {
+    if (this.ids.has(head)) return [head];
+    return this.labels.get(head) ?? this.normalized.get(normalizeLabel(head)) ?? [];
+  }
+}
+
 export function resolveHead(head: string, nodes: NamedNode[]): string[] {
-  if (nodes.some((n) => n.id === head)) return [head];
-  const exact = nodes.filter((n) => n.label && n.label === head).map((n) => n.id);
-  if (exact.length) return exact;
-  const norm = normalizeLabel(head);
-  return nodes.filter((n) => n.label && normalizeLabel(n.label) === norm).map((n) => n.id);
+  return new NameIndex(nodes).lookup(head);
 }
 
 /** The template name a node is referred to by (its label without spaces, else its id). */
