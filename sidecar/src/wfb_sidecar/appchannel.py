@@ -90,7 +90,11 @@ class AppChannel:
                 await asyncio.sleep(self.interval)
                 continue
             self._came_up()
+            opened = asyncio.get_running_loop().time()
             await self._watch(*connection)
+            if asyncio.get_running_loop().time() - opened < self.interval:
+                # An app (or a proxy) that closes idle connections at once: do not spin.
+                await asyncio.sleep(self.interval)
 
     def _came_up(self) -> None:
         """A new connection after none or after a lost one: a (re)started app."""

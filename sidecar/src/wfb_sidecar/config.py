@@ -101,17 +101,17 @@ def _check_ports(run_file: RunFile) -> None:
 
 def _resource_sets(run_file: RunFile) -> dict[str, ResourceSet]:
     """The resource set of each app (apps sharing a directory share one read)."""
-    by_dir: dict[Path, ResourceSet] = {}
+    by_dirs: dict[tuple[Path, ...], ResourceSet] = {}
     result: dict[str, ResourceSet] = {}
     for app in run_file.apps:
-        directory = run_file.resources_dir(app)
-        if directory is None:
+        directories = tuple(run_file.resources_dirs(app))
+        if not directories:
             log.warning("app %s has no resourcesPath: it gets no components", app.app_id)
             result[app.app_id] = ResourceSet()
             continue
-        if directory not in by_dir:
-            by_dir[directory] = load_resources([directory])
-        result[app.app_id] = by_dir[directory]
+        if directories not in by_dirs:
+            by_dirs[directories] = load_resources(list(directories))
+        result[app.app_id] = by_dirs[directories]
     return result
 
 

@@ -16,7 +16,6 @@ from urllib.parse import unquote
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -186,11 +185,15 @@ class Api:
             request.headers.items(),
             body,
         )
-        response = StreamingResponse(
-            upstream.aiter_raw(),
-            status_code=upstream.status_code,
-            background=BackgroundTask(upstream.aclose),
-        )
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_raw():
+                    yield chunk
+            finally:  # also when the caller goes away mid-stream
+                await upstream.aclose()
+
+        response = StreamingResponse(relay(), status_code=upstream.status_code)
         response.raw_headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1"))
             for k, v in response_headers(upstream.headers)

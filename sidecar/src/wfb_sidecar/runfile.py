@@ -28,6 +28,7 @@ class AppSpec(BaseModel):
     dapr_http_port: int | None = Field(default=None, alias="daprHTTPPort")
     dapr_grpc_port: int | None = Field(default=None, alias="daprGRPCPort")
     resources_path: str | None = Field(default=None, alias="resourcesPath")
+    resources_paths: list[str] | None = Field(default=None, alias="resourcesPaths")
     config_file_path: str | None = Field(default=None, alias="configFilePath")
     env: dict[str, str] = Field(default_factory=dict)
     command: list[str] = Field(default_factory=list)
@@ -37,6 +38,7 @@ class CommonSpec(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     resources_path: str | None = Field(default=None, alias="resourcesPath")
+    resources_paths: list[str] | None = Field(default=None, alias="resourcesPaths")
     config_file_path: str | None = Field(default=None, alias="configFilePath")
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -58,9 +60,20 @@ class RunFile(BaseModel):
     def app_dir(self, app: AppSpec) -> Path:
         return (self.base_dir / app.app_dir_path).resolve()
 
+    def resources_dirs(self, app: AppSpec | None = None) -> list[Path]:
+        """The app's resource directories (``resourcesPaths``/``resourcesPath``; the
+        app's own setting replaces the common one, as in ``dapr run -f``)."""
+        for spec in (app, self.common):
+            if spec is None:
+                continue
+            paths = spec.resources_paths or ([spec.resources_path] if spec.resources_path else [])
+            if paths:
+                return [(self.base_dir / p).resolve() for p in paths]
+        return []
+
     def resources_dir(self, app: AppSpec | None = None) -> Path | None:
-        path = (app.resources_path if app else None) or self.common.resources_path
-        return (self.base_dir / path).resolve() if path else None
+        dirs = self.resources_dirs(app)
+        return dirs[0] if dirs else None
 
     def app_env(self, app: AppSpec) -> dict[str, str]:
         """The environment ``dapr run`` gives an app: common env, app env, Dapr ports."""

@@ -24,6 +24,7 @@ from wfb_sidecar.testing import (
     TinyApp,
     dapr_settings,
     free_port,
+    plain_request,
 )
 
 pytestmark = pytest.mark.integration
@@ -144,12 +145,17 @@ class TestPassThrough:
             media_type="text/plain",
         )
         url = f"{platform.sidecar.url('caller')}/v1.0/invoke/target/method/teapot"
-        response = httpx.post(url, content=b"x", headers={"tracestate": "vendor=1"})
-        assert response.status_code == 418
-        assert response.text == "short and stout"
-        assert response.headers["x-kettle"] == "on"
-        assert response.headers["set-cookie"] == "a=1"
-        assert platform.apps["target"].received("/teapot")[0].headers["tracestate"] == "vendor=1"
+        trace = {"traceparent": TRACEPARENT, "tracestate": "vendor=1"}
+        status, headers, body = plain_request("POST", url, b"x", trace)
+        assert status == 418
+        assert body == b"short and stout"
+        assert headers["x-kettle"] == "on"
+        assert headers["set-cookie"] == "a=1"
+        seen = platform.apps["target"].received("/teapot")[0]
+        assert (seen.headers["traceparent"], seen.headers["tracestate"]) == (
+            TRACEPARENT,
+            "vendor=1",
+        )
 
     def test_the_sdk_sees_an_app_error_status(self, platform: Platform) -> None:
         platform.apps["target"].handlers["/missing"] = lambda r: JSONResponse(

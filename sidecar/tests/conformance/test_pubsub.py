@@ -21,6 +21,7 @@ from wfb_sidecar.testing import (
     SidecarProcess,
     TinyApp,
     dapr_settings,
+    plain_request,
     wait_until,
 )
 
@@ -85,6 +86,13 @@ class Platform:
     def client(self, app_id: str = "publisher") -> Iterator[DaprClient]:
         with dapr_settings(self.sidecar, app_id) as address, DaprClient(address=address) as client:
             yield client
+
+    def publish_json(self, topic: str, data: Any) -> None:
+        """Publish through the SDK's DaprClient (gRPC PublishEvent), as services do."""
+        with self.client() as client:
+            client.publish_event(
+                "pubsub", topic, json.dumps(data), data_content_type="application/json"
+            )
 
     def publish_http(
         self, topic: str, body: bytes, content_type: str, pubsub: str = "pubsub", **headers: str
@@ -163,10 +171,13 @@ class TestCloudEvents:
         assert event["id"] and event["time"]
 
     def test_text_payload_and_trace_context(self, platform: Platform) -> None:
-        response = platform.publish_http(
-            "orders", b"plain words", "text/plain", traceparent=TRACEPARENT, tracestate="k=v"
+        status, _, _ = plain_request(
+            "POST",
+            f"{platform.sidecar.url('publisher')}/v1.0/publish/pubsub/orders",
+            b"plain words",
+            {"content-type": "text/plain", "traceparent": TRACEPARENT, "tracestate": "k=v"},
         )
-        assert response.status_code == 204
+        assert status == 204
         (seen,) = wait_for(platform.orders, "/orders")
         event = seen.json()
         assert event["data"] == "plain words"
@@ -229,7 +240,7 @@ class TestCloudEvents:
 
 class TestFanOutAndOrdering:
     def test_declarative_subscription_gets_its_own_copy(self, platform: Platform) -> None:
-        platform.publish_http("orders", b'{"id": 9}', "application/json")
+        platform.publish_json("orders", {"id": 9})
         assert wait_for(platform.audit, "/audit")[0].json()["data"] == {"id": 9}
         assert wait_for(platform.orders, "/orders")[0].json()["data"] == {"id": 9}
 
@@ -244,13 +255,11 @@ class TestFanOutAndOrdering:
             return Response(status_code=200)
 
         platform.orders.handlers["/ordered"] = flaky_every_third
-        for n in range(12):
-            assert (
-                platform.publish_http(
-                    "ordered", json.dumps({"n": n}).encode(), "application/json"
-                ).status_code
-                == 204
-            )
+        with platform.client() as client:
+            for n in range(12):
+                client.publish_event(
+                    "pubsub", "ordered", json.dumps({"n": n}), data_content_type="application/json"
+                )
         wait_until(
             lambda: len({r.json()["data"]["n"] for r in platform.orders.received("/ordered")}) == 12
         )
@@ -267,7 +276,7 @@ class TestRetriesAndOutcomes:
             return Response(status_code=503 if len(calls) <= 2 else 200)
 
         platform.orders.handlers["/flaky"] = fail_twice
-        platform.publish_http("flaky", b'{"try": 1}', "application/json")
+        platform.publish_json("flaky", {"try": 1})
         wait_until(lambda: len(calls) == 3)
         time.sleep(0.3)
         assert len(calls) == 3  # acknowledged after the third attempt
@@ -279,14 +288,14 @@ class TestRetriesAndOutcomes:
     def test_retry_status_is_retried(self, platform: Platform) -> None:
         answers = iter([JSONResponse({"status": "RETRY"}), JSONResponse({"status": "SUCCESS"})])
         platform.orders.handlers["/answers"] = lambda r: next(answers)
-        platform.publish_http("answers", b"{}", "application/json")
+        platform.publish_json("answers", {})
         wait_for(platform.orders, "/answers", 2)
         time.sleep(0.3)
         assert len(platform.orders.received("/answers")) == 2
 
     def test_drop_status_is_not_retried(self, platform: Platform) -> None:
         platform.orders.handlers["/answers"] = lambda r: JSONResponse({"status": "DROP"})
-        platform.publish_http("answers", b'{"drop": true}', "application/json")
+        platform.publish_json("answers", {"drop": True})
         wait_for(platform.orders, "/answers")
         time.sleep(0.5)
         assert len(platform.orders.received("/answers")) == 1
@@ -295,14 +304,14 @@ class TestRetriesAndOutcomes:
 
     def test_404_from_the_app_drops_the_message(self, platform: Platform) -> None:
         platform.orders.handlers["/answers"] = lambda r: Response(status_code=404)
-        platform.publish_http("answers", b'{"gone": true}', "application/json")
+        platform.publish_json("answers", {"gone": True})
         wait_for(platform.orders, "/answers")
         time.sleep(0.5)
         assert len(platform.orders.received("/answers")) == 1
 
     def test_exhausted_retries_go_to_the_dead_letter_topic(self, platform: Platform) -> None:
         platform.orders.handlers["/flaky"] = lambda r: Response(status_code=500)
-        platform.publish_http("flaky", b'{"doomed": true}', "application/json")
+        platform.publish_json("flaky", {"doomed": True})
         (dead,) = wait_for(platform.orders, "/dead", timeout=15)
         attempts = platform.orders.received("/flaky")
         assert len(attempts) == 4  # the first delivery and backOffMaxRetries=3 retries

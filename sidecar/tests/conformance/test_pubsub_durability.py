@@ -9,12 +9,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from dapr.clients import DaprClient
 from starlette.requests import Request
 from starlette.responses import Response
 
-from wfb_sidecar.testing import AppPorts, SidecarProcess, TinyApp, free_port, wait_until
+from wfb_sidecar.testing import (
+    AppPorts,
+    SidecarProcess,
+    TinyApp,
+    dapr_settings,
+    free_port,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +54,7 @@ class Setup:
             {"pubsub.yaml": [PUBSUB]},
         )
         self.received: list[int] = []
+        self.client: DaprClient | None = None
 
     def start_app(self, subscriptions: list[dict[str, str]] = SUBSCRIPTIONS) -> TinyApp:
         app = TinyApp(self.app_port, subscriptions=subscriptions)
@@ -65,13 +75,22 @@ class Setup:
             self.app.stop()
             self.app = None
 
-    def publish(self, n: int, timeout: float = 5) -> int:
-        return httpx.post(
-            f"{self.sidecar.url('publisher')}/v1.0/publish/pubsub/jobs",
-            content=json.dumps({"n": n}).encode(),
-            headers={"content-type": "application/json"},
-            timeout=timeout,
-        ).status_code
+    def publish(self, n: int) -> bool:
+        """Publish through the SDK's DaprClient; True once the sidecar acknowledged it."""
+        if self.client is None:
+            with dapr_settings(self.sidecar, "publisher") as address:
+                self.client = DaprClient(address=address)
+        try:
+            self.client.publish_event(
+                "pubsub", "jobs", json.dumps({"n": n}), data_content_type="application/json"
+            )
+        except grpc.RpcError:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
     def subscribed(self, count: int = 1) -> bool:
         doc = httpx.get(f"{self.sidecar.url('worker')}/v1.0/metadata").json()
@@ -82,6 +101,7 @@ class Setup:
 def setup(tmp_path: Path) -> Iterator[Setup]:
     s = Setup(tmp_path)
     yield s
+    s.close()
     s.sidecar.stop()
     s.stop_app()
 
@@ -92,7 +112,7 @@ def test_pending_messages_survive_kill_9(setup: Setup) -> None:
     wait_until(setup.subscribed, 30)
     setup.stop_app()  # the subscriber goes away; its consumer group stays
     for n in range(50):
-        assert setup.publish(n) == 204
+        assert setup.publish(n)
     setup.sidecar.kill()
     setup.sidecar.start()
     setup.start_app()
@@ -112,11 +132,8 @@ def test_every_acknowledged_publish_is_delivered_after_a_kill_during_publishing(
     def publisher() -> None:
         n = 0
         while not stop.is_set():
-            try:
-                if setup.publish(n, timeout=2) == 204:
-                    acknowledged.append(n)
-            except httpx.HTTPError:
-                pass
+            if setup.publish(n):
+                acknowledged.append(n)
             n += 1
 
     thread = threading.Thread(target=publisher)
@@ -143,7 +160,7 @@ def test_a_delivery_in_flight_at_the_kill_is_redelivered(setup: Setup) -> None:
         return Response(status_code=200)
 
     app.raw_handlers["/jobs"] = slow
-    assert setup.publish(1) == 204
+    assert setup.publish(1)
     assert entered.wait(10)
     setup.sidecar.kill()
     app.raw_handlers.clear()
@@ -154,7 +171,7 @@ def test_a_delivery_in_flight_at_the_kill_is_redelivered(setup: Setup) -> None:
 def test_messages_published_before_anyone_subscribed_are_kept(setup: Setup) -> None:
     setup.sidecar.start()
     for n in range(5):
-        assert setup.publish(n) == 204
+        assert setup.publish(n)
     setup.sidecar.kill()  # even across a crash
     setup.sidecar.start()
     setup.start_app()
@@ -179,6 +196,6 @@ def test_subscriptions_are_rediscovered_when_the_app_restarts(setup: Setup) -> N
     setup.stop_app()
     app = setup.start_app([])  # no longer subscribed to anything
     wait_until(lambda: setup.subscribed(0), 30)
-    assert setup.publish(7) == 204
+    assert setup.publish(7)
     time.sleep(0.5)
     assert 7 not in setup.received

@@ -232,6 +232,19 @@ class TestChildWorkflows:
         child = client.get_workflow_state(f"{iid}-child-0")
         assert child is not None and child.runtime_status == WorkflowStatus.FAILED
 
+    def test_terminated_child_fails_its_task_in_the_parent(
+        self, client: Client, new_id: NewId
+    ) -> None:
+        iid = new_id()
+        client.schedule_new_workflow("parent_of_waiting", instance_id=iid)
+        eventually(lambda: client.get_workflow_state(f"{iid}-child"))
+        client.wait_for_workflow_start(f"{iid}-child", timeout_in_seconds=10)
+        client.terminate_workflow(f"{iid}-child")
+        state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+        assert state is not None and state.runtime_status == WorkflowStatus.FAILED
+        assert state.failure_details is not None
+        assert "was terminated" in state.failure_details.message
+
 
 class TestContinueAsNew:
     def test_loop_restarts_with_new_input_and_fresh_history(

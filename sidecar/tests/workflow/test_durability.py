@@ -215,6 +215,28 @@ class TestWorkerReconnects:
             backend.stop()
 
 
+class TestShutdown:
+    def test_long_polls_are_told_to_retry_when_the_backend_stops(self, tmp_path: Path) -> None:
+        import grpc
+
+        from wfb_sidecar.workflow.protos import pb, pb_grpc
+
+        backend = BackendThread(tmp_path / "wf.db").start()
+        channel = grpc.insecure_channel(backend.address)
+        stub = pb_grpc.TaskHubSidecarServiceStub(channel)
+        try:
+            stub.StartInstance(pb.CreateInstanceRequest(instanceId="w", name="wf"))
+            poll = stub.WaitForInstanceCompletion.future(pb.GetInstanceRequest(instanceId="w"))
+            time.sleep(0.3)
+            assert not poll.done()
+        finally:
+            backend.stop()
+        with pytest.raises(grpc.RpcError) as err:
+            poll.result(timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        channel.close()
+
+
 class TestCleanRestart:
     def test_state_and_due_timers_survive_a_restart(self, tmp_path: Path) -> None:
         db = tmp_path / "wf.db"

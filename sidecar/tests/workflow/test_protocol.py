@@ -13,6 +13,7 @@ import grpc
 import pytest
 from prometheus_client import generate_latest
 
+from wfb_sidecar.workflow import turns
 from wfb_sidecar.workflow.protos import NEVER_US, pb, pb_grpc, timestamp_pb2, us_to_ts, wrappers_pb2
 
 from .harness import BackendThread
@@ -132,6 +133,44 @@ class TestHealthPings:
         assert pinged.next(3, pings=True).HasField("healthPing")
         with pytest.raises(queue.Empty):
             plain.next(1.0, pings=True)
+
+
+class TestServerSettings:
+    def test_idle_streams_survive_frequent_client_pings(
+        self, backend: BackendThread, stub: pb_grpc.TaskHubSidecarServiceStub
+    ) -> None:
+        # The SDK pings every 30 s even when idle; with gRPC's default server settings a
+        # client pinging like that gets GOAWAY "too_many_pings". Ping every second here.
+        channel = grpc.insecure_channel(
+            backend.address,
+            options=[
+                ("grpc.keepalive_time_ms", 1000),
+                ("grpc.keepalive_timeout_ms", 1000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+            ],
+        )
+        call = pb_grpc.TaskHubSidecarServiceStub(channel).GetWorkItems(pb.GetWorkItemsRequest())
+        items: queue.Queue[pb.WorkItem | grpc.RpcError] = queue.Queue()
+
+        def read() -> None:
+            try:
+                for item in call:
+                    items.put(item)
+            except grpc.RpcError as exc:
+                items.put(exc)
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            time.sleep(4)
+            assert items.empty(), items.get()
+            start(stub, "pinged")
+            item = items.get(timeout=5)
+            assert isinstance(item, pb.WorkItem)
+            assert item.workflowRequest.instanceId == "pinged"
+        finally:
+            call.cancel()
+            channel.close()
 
 
 class TestTurns:
@@ -285,6 +324,131 @@ class TestTurns:
         turn = w.next()
         assert kinds(list(turn.workflowRequest.newEvents)).count("taskCompleted") == 1
         assert w.nothing_for(0.3)
+
+
+class TestContinueAsNew:
+    def test_late_results_of_the_old_execution_are_dropped(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "can")
+        complete(stub, w.next(), schedule(1))
+        activity = w.next()
+        assert activity.HasField("activityRequest")
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="can", name="restart"))
+        restart = pb.WorkflowAction(
+            id=2,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW,
+                result=wrappers_pb2.StringValue(value='"again"'),
+                carryoverEvents=[
+                    pb.HistoryEvent(eventId=-1, eventRaised=pb.EventRaisedEvent(name="kept"))
+                ],
+            ),
+        )
+        second = w.next()
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="can", name="during"))
+        complete(stub, second, restart)
+        fresh_item = w.next()
+        fresh = fresh_item.workflowRequest
+        assert not fresh.pastEvents
+        assert kinds(list(fresh.newEvents)) == [
+            "workflowStarted",
+            "executionStarted",
+            "eventRaised",
+            "eventRaised",
+        ]
+        assert [e.eventRaised.name for e in fresh.newEvents[2:]] == ["kept", "during"]
+        assert fresh.newEvents[1].executionStarted.input.value == '"again"'
+        complete(stub, fresh_item)  # the new execution waits
+        stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId="can", taskId=1, completionToken=activity.completionToken
+            )
+        )
+        assert w.nothing_for(0.5)  # the old execution's result reaches nobody
+        assert "taskCompleted" not in kinds(history(stub, "can"))
+
+
+class TestPoisonResults:
+    def test_a_result_that_cannot_be_committed_fails_the_run_after_retries(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the disk is on fire")
+
+        monkeypatch.setattr(turns, "complete_turn", broken)
+        w = open_worker(backend, workers)
+        start(stub, "poison")
+        for _ in range(3):  # dispatched again after each failed commit, then given up
+            complete(stub, w.next(), schedule(1))
+        res = stub.GetInstance(pb.GetInstanceRequest(instanceId="poison"))
+        assert res.workflowState.workflowStatus == pb.ORCHESTRATION_STATUS_FAILED
+        assert "the disk is on fire" in res.workflowState.failureDetails.errorMessage
+        assert w.nothing_for(0.5)
+
+
+class TestChildren:
+    def test_child_start_carries_its_parent_and_results_flow_back(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "mom")
+        first = w.next()
+        child = pb.WorkflowAction(
+            id=1, createChildWorkflow=pb.CreateChildWorkflowAction(name="kid_wf", instanceId="kid")
+        )
+        other = pb.WorkflowAction(
+            id=2, createChildWorkflow=pb.CreateChildWorkflowAction(name="kid_wf", instanceId="kid2")
+        )
+        complete(stub, first, child, other)
+        turns = {}
+        for _ in range(2):
+            item = w.next()
+            turns[item.workflowRequest.instanceId] = item
+        started = turns["kid"].workflowRequest.newEvents[1].executionStarted
+        assert started.parentInstance.taskScheduledId == 1
+        assert started.parentInstance.workflowInstance.instanceId == "mom"
+        assert started.parentInstance.appID == "test-app"
+        done = pb.WorkflowAction(
+            id=5,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_COMPLETED,
+                result=wrappers_pb2.StringValue(value='"hi"'),
+            ),
+        )
+        complete(stub, turns["kid"], done)
+        back = w.next()
+        assert back.workflowRequest.instanceId == "mom"
+        result = back.workflowRequest.newEvents[1].childWorkflowInstanceCompleted
+        assert result.taskScheduledId == 1 and result.result.value == '"hi"'
+        complete(stub, back)
+        complete(stub, turns["kid2"])  # the second child waits for something
+        stub.TerminateInstance(pb.TerminateRequest(instanceId="kid2"))
+        terminate_turn = w.next()
+        assert terminate_turn.workflowRequest.instanceId == "kid2"
+        assert terminate_turn.workflowRequest.newEvents[1].HasField("executionTerminated")
+        killed = pb.WorkflowAction(
+            id=9,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_TERMINATED
+            ),
+        )
+        complete(stub, terminate_turn, killed)
+        failed = w.next().workflowRequest.newEvents[1].childWorkflowInstanceFailed
+        assert failed.taskScheduledId == 2
+        assert failed.failureDetails.errorType == "WorkflowTerminated"
+        assert "kid2" in failed.failureDetails.errorMessage
 
 
 class TestRedelivery:

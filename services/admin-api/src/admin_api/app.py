@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from admin_api import __version__
 from admin_api.apikeys.endpoints import router as apikeys_router
 from admin_api.audit.endpoints import router as audit_router
+from admin_api.auth import passwords
 from admin_api.auth.endpoints import router as auth_router
 from admin_api.auth.keys import KeyRing, load_configured_key
 from admin_api.auth.tokens import TokenIssuer
@@ -48,7 +49,7 @@ _log = logging.getLogger("admin_api")
 
 def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter.from_url(settings.redis_url)
+        return RedisRateLimiter.from_url(settings.redis_url, settings.redis_key_prefix)
     if settings.mode == "kubernetes":
         raise RuntimeError(
             "ADMIN_API_REDIS_URL is required in kubernetes mode (shared rate limits)"
@@ -59,6 +60,7 @@ def _limiter(settings: Settings) -> RateLimiter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     signing_key = load_configured_key(settings)  # refuse to start without a usable key
+    passwords.configure(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,7 +9,15 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from service_kit.auth import dapr_invoke_url
-from service_kit.problems import BadGateway, GatewayTimeout, ServiceUnavailable
+from service_kit.problems import (
+    BadGateway,
+    Forbidden,
+    GatewayTimeout,
+    NotFound,
+    ProblemError,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 
 class StartedRun(BaseModel):
@@ -71,11 +79,7 @@ class OrchestratorClient:
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"the workflow orchestrator is unreachable: {exc}") from None
         if response.status_code >= 400:
-            raise BadGateway(
-                f"the workflow orchestrator answered {response.status_code}",
-                upstream_status=response.status_code,
-                upstream=_problem_detail(response),
-            )
+            raise _upstream_error(response)
         try:
             return response.json()
         except ValueError:
@@ -117,6 +121,23 @@ class OrchestratorClient:
             return RunPage.model_validate(data)
         except ValueError:
             raise BadGateway("the workflow orchestrator's run list is malformed") from None
+
+
+def _upstream_error(response: httpx.Response) -> ProblemError:
+    """The orchestrator's refusal in terms of this API: its 4xx about the request stay
+    4xx (a bad cursor or status filter is the caller's), its failures become 502."""
+    status = response.status_code
+    detail = _problem_detail(response)
+    kw: dict[str, Any] = {"upstream_status": status, "upstream": detail}
+    if status in (400, 422):
+        return Unprocessable(f"the workflow orchestrator refused the request: {detail}", **kw)
+    if status in (401, 403):
+        return Forbidden("the workflow orchestrator refused this caller", **kw)
+    if status == 404:
+        return NotFound("the workflow orchestrator does not know this run", **kw)
+    if status == 429:
+        return ServiceUnavailable("the workflow orchestrator is busy; retry later", **kw)
+    return BadGateway(f"the workflow orchestrator answered {status}", **kw)
 
 
 def _problem_detail(response: httpx.Response) -> Any:

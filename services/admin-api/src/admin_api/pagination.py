@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, or_
+from sqlalchemy import BigInteger, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from service_kit.problems import BadRequest
@@ -87,13 +87,19 @@ def _coerce(column: InstrumentedAttribute[Any], value: Any) -> Any:
     try:
         if python_type is datetime and isinstance(value, str):
             return datetime.fromisoformat(value)
-        if python_type is int and not isinstance(value, int):
+        if python_type is int and (
+            not isinstance(value, int) or not 0 <= value < _int_limit(sql_type)
+        ):
             raise TypeError
         if python_type is str and (not isinstance(value, str) or "\x00" in value):
             raise TypeError
     except (TypeError, ValueError):
         raise BadRequest("the cursor is not valid; use nextCursor from a previous page") from None
     return value
+
+
+def _int_limit(sql_type: Any) -> int:
+    return 2**63 if isinstance(sql_type, BigInteger) else 2**31
 
 
 def _after(

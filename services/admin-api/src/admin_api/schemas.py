@@ -33,6 +33,12 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _check_slug(value: str) -> str:
     if not SLUG_RE.match(value):
         raise ValueError(
@@ -47,7 +53,14 @@ Name = Annotated[
     AfterValidator(_check_name),
 ]
 Slug = Annotated[str, StringConstraints(max_length=63), AfterValidator(_check_slug)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+Message = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
+
+
+def clean_name(value: object, default: str) -> str:
+    """A usable name from untrusted data (e.g. an imported document's ``name``)."""
+    text = "".join(ch for ch in str(value or "") if ord(ch) >= 32).strip()[:200]
+    return text or default
 
 
 def slugify(name: str) -> str:

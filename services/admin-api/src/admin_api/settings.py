@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     migrate_on_startup: bool = True
     redis_url: str | None = None
     """Shared rate-limit counters across replicas; unset = in-process counters."""
+    redis_key_prefix: str = "admin-api:rl:"
 
     # --- tokens --------------------------------------------------------------------------
     jwt_issuer: str = "admin-api"
@@ -52,6 +53,8 @@ class Settings(ServiceSettings):
     rate_window_s: int = 60
     lockout_threshold: int = 5
     lockout_s: int = 900
+    password_hash_time_cost: int = Field(default=3, ge=1, le=10)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8_192, le=1_048_576)
 
     # --- other services -------------------------------------------------------------------
     orchestrator_app_id: str = "workflow-orchestrator"

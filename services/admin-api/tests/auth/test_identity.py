@@ -9,14 +9,13 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from admin_api_testkit import PASSWORD, Api, database, fresh_service, make_settings, serve
 from pydantic import ValidationError
 
 from admin_api.app import create_app
 from admin_api.auth.keys import rotate_key_file
 from admin_api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from admin_api.settings import Settings
-
-from ..conftest import PASSWORD, Api, database, fresh_service, make_settings, serve
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +158,29 @@ class TestSignInProtection:
                     for i in range(3)
                 ]
                 assert others == [401, 401, 429]  # 5 attempts from this address in the window
+
+    async def test_limits_are_shared_through_redis_across_replicas(self, tmp_path: Path) -> None:
+        prefix = f"test:{uuid.uuid4().hex}:"
+        limits = {
+            "redis_url": "redis://127.0.0.1:6379/0",
+            "redis_key_prefix": prefix,
+            "login_limit_per_account": 3,
+            "lockout_threshold": 100,
+        }
+        with (
+            database("sqlite", tmp_path) as db,
+            serve(create_app(make_settings(db, tmp_path, "", **limits))) as one,
+            serve(create_app(make_settings(db, tmp_path, "", **limits))) as two,
+        ):
+            statuses = []
+            for base in (one, two, one, two):
+                async with httpx.AsyncClient(base_url=base) as http:
+                    r = await http.post(
+                        "/api/v1/auth/login",
+                        json={"email": "shared@example.com", "password": "bad password"},
+                    )
+                    statuses.append(r.status_code)
+        assert statuses == [401, 401, 401, 429]  # the two replicas count together
 
     async def test_redis_limiter_shares_counts(self) -> None:
         prefix = f"test:{uuid.uuid4().hex}:"

@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from admin_api_testkit import Api
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from admin_api.auth.keys import load_private_key
-
-from ..conftest import Api
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +205,21 @@ class TestRefreshTokens:
         import hashlib
 
         assert hashlib.sha256(user.tokens["refreshToken"].encode()).hexdigest() in stored
+
+
+async def test_concurrent_use_of_one_refresh_token_counts_as_reuse(api: Api) -> None:
+    import asyncio
+
+    user = await api.user()
+    token = user.tokens["refreshToken"]
+    results = await asyncio.gather(
+        *(api.http.post("/api/v1/auth/refresh", json={"refreshToken": token}) for _ in range(2))
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 401], [r.text for r in results]
+    winner = next(r for r in results if r.status_code == 200).json()
+    # the reuse revoked the family, including the token the winner just received
+    again = await api.http.post(
+        "/api/v1/auth/refresh", json={"refreshToken": winner["refreshToken"]}
+    )
+    assert again.status_code == 401

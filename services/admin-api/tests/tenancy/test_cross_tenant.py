@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 import pytest
-
-from ..conftest import (
+from admin_api_testkit import (
     Api,
     GuardedRoute,
     World,

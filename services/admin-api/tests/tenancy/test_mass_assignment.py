@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from ..conftest import Api, simple_definition
+from admin_api_testkit import Api, simple_definition
 
 pytestmark = pytest.mark.integration
 

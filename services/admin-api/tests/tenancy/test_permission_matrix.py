@@ -7,10 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-
-from admin_api.permissions import Role, allows
-
-from ..conftest import (
+from admin_api_testkit import (
     ROLES,
     Api,
     GuardedRoute,
@@ -21,6 +18,8 @@ from ..conftest import (
     world_for,
     world_ids,
 )
+
+from admin_api.permissions import Role, allows
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +72,7 @@ async def throwaway(api: Api, world: World, route: GuardedRoute, principal: str)
         )
         ids["projectId"] = p.json()["id"]
     elif route.param == "workflowId":
-        from ..conftest import simple_definition
+        from admin_api_testkit import simple_definition
 
         w = await http.post(
             f"/api/v1/projects/{world.project}/workflows",

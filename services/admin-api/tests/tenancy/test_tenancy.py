@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from ..conftest import Api
+from admin_api_testkit import Api
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +227,18 @@ class TestInvitations:
 
 def test_logging_is_configured() -> None:
     assert logging.getLogger("admin_api.tenancy")
+
+
+async def test_hostile_ids_are_4xx_on_every_backend(api: Api) -> None:
+    owner = await api.user()
+    t = await api.tenancy(owner)
+    for method, path, body in (
+        ("PATCH", f"/api/v1/companies/{t.company}/members/a%00b", {"role": "viewer"}),
+        ("DELETE", f"/api/v1/projects/{t.project}/members/x%00", None),
+        ("POST", f"/api/v1/projects/{t.project}/members", {"userId": "a\x00b", "role": "viewer"}),
+        ("POST", f"/api/v1/companies/{t.company}/transfer-ownership", {"userId": "\x00"}),
+        ("GET", "/api/v1/companies/a%00b", None),
+        ("GET", "/api/v1/workflows/%00", None),
+    ):
+        r = await owner.request(method, path, **({"json": body} if body is not None else {}))
+        assert 400 <= r.status_code < 500, (path, r.text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -90,12 +92,41 @@ class Settings(ServiceSettings):
     ai_default_model: str = "gpt-4o-mini"
 
     # --- OCI executor (function_runner.executors.oci) ---
-    k8s_namespace: str = "workflow-builder"
+    k8s_namespace: str = Field(
+        default="workflow-builder-jobs",
+        validation_alias=AliasChoices(
+            "FUNCTION_RUNNER_K8S_NAMESPACE", "K8S_NAMESPACE", "k8s_namespace"
+        ),
+    )
     """Namespace the OCI functions' Jobs and per-run Secrets are created in."""
     kubeconfig: str | None = None
     """Path of a kubeconfig; unset: in-cluster config, else the default kubeconfig."""
     oci_job_ttl_seconds: int = 300
     """``ttlSecondsAfterFinished`` of OCI Jobs."""
+    k8s_context: str | None = None
+    """kubeconfig context to use (default: the file's current context)."""
+    oci_run_as_user: int = Field(default=65532, ge=1)
+    """UID (and GID) the function containers run as; never 0."""
+    oci_default_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        }
+    )
+    """Requests/limits for a function that declares none (per resource, merged)."""
+    oci_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    oci_image_pull_secrets: list[str] = Field(default_factory=list)
+    """Names of docker-registry Secrets in the jobs namespace used to pull function images."""
+    oci_service_account: str | None = None
+    """ServiceAccount of function pods (its token is never mounted)."""
+    oci_tmp_size_limit: str = "64Mi"
+    """Size limit of the writable ``/tmp`` emptyDir (the root filesystem is read-only)."""
+    oci_unschedulable_timeout_seconds: float = Field(default=120.0, gt=0)
+    """How long a pod may stay unschedulable before the run fails."""
+    oci_watch_timeout_seconds: int = Field(default=60, ge=1)
+    """Server-side timeout of one watch request; the executor re-watches after it."""
+    oci_log_tail_lines: int = Field(default=2000, ge=10)
+    """How many trailing log lines are read to find the result line."""
 
     def integration_base_url(self, plugin_id: str, default: str) -> str:
         """The API base URL an integration calls: the override if set, else ``default``.

@@ -6,9 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import FastAPI
 
 from orchestrator import __version__
+from orchestrator.auth import Authenticator
+from orchestrator.interpreter.activities import ActivityEnv
+from orchestrator.interpreter.runtime import WorkerRuntime
+from orchestrator.records.store import Notifier, RecordStore
+from orchestrator.runs.endpoints import router as runs_router
+from orchestrator.runs.service import RunService
+from orchestrator.secrets_box import SecretsBox
 from orchestrator.settings import Settings
 from service_kit import build_app
 from service_kit.db import create_engine, database_check, session_factory, upgrade_database_async
@@ -16,8 +24,14 @@ from service_kit.db import create_engine, database_check, session_factory, upgra
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, authenticator: Authenticator | None = None
+) -> FastAPI:
     settings = settings or Settings()
+    secrets_box = SecretsBox.from_setting(
+        settings.secrets_key, settings.data_dir, embedded=settings.is_embedded
+    )
+    auth = authenticator or Authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -25,12 +39,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_startup:
             await upgrade_database_async(MIGRATIONS, url)
         engine = create_engine(url)
+        sessions = session_factory(engine)
+        notifier = Notifier()
+        activity_env = ActivityEnv(settings, secrets_box, notifier)
+        ActivityEnv.install(activity_env)
+        client = DaprWorkflowClient(host=settings.dapr_host, port=str(settings.dapr_grpc_port))
         app.state.engine = engine
-        app.state.sessions = session_factory(engine)
+        app.state.notifier = notifier
+        app.state.authenticator = auth
+        app.state.runs = RunService(
+            settings=settings,
+            sessions=sessions,
+            store=RecordStore(sessions, notifier),
+            client=client,
+            secrets_box=secrets_box,
+            authenticator=auth,
+        )
         app.state.readiness.add("database", database_check(engine))
+        worker: WorkerRuntime | None = None
+        if settings.start_workflow_runtime:
+            worker = WorkerRuntime(settings)
+            worker.start_in_background()
+            app.state.worker = worker
+
+            async def worker_ready() -> None:
+                assert worker is not None
+                if not worker.ready():
+                    raise RuntimeError("the workflow worker is not connected to the sidecar")
+
+            app.state.readiness.add("workflow-worker", worker_ready)
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            await activity_env.close()
             await engine.dispose()
 
     return build_app(
@@ -40,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Durable dynamic interpreter of workflow definitions on Dapr Workflows, and the v2 REST API.",
         settings=settings,
         lifespan=lifespan,
+        routers=[runs_router],
     )

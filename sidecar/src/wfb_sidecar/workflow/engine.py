@@ -32,7 +32,7 @@ from . import ops, turns
 from .metrics import GaugeSnapshot, WorkflowMetrics
 from .model import ActivityItem, Effects, InstanceRow, Key, Turn, TurnData
 from .protos import now_us, pb
-from .store import Store
+from .store import Store, StoreClosedError
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,14 @@ class AppState:
     activities: deque[ActivityItem] = field(default_factory=deque)
     live_tasks: dict[int, ActivityItem] = field(default_factory=dict)
     activity_flight: dict[str, tuple[ActivityItem, int, float]] = field(default_factory=dict)
+    commit_failures: dict[str, int] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dispatcher: asyncio.Task[None] | None = None
     rr: int = 0
 
 
 _MAX_WARM_PER_STREAM = 200_000
+_MAX_COMMIT_FAILURES = 3
 
 
 class Engine:
@@ -231,6 +233,8 @@ class Engine:
             stateful_history=pb.WORKER_CAPABILITY_STATEFUL_HISTORY in capabilities,
         )
         app.streams[stream.id] = stream
+        if not self._running:
+            stream.queue.put_nowait(None)  # stopping: end the stream at once
         for iid in app.stalled:  # a new worker may have the version they need
             app.ready[iid] = None
         app.stalled.clear()
@@ -410,12 +414,23 @@ class Engine:
             effects = await self.store.write(
                 partial(turns.complete_turn, turn=turn, res=res, now=now_us())
             )
-        except Exception:
-            log.exception("could not commit the turn of '%s'; it will run again", res.instanceId)
+        except StoreClosedError:
+            return  # shutting down: nothing was committed, the turn runs again after restart
+        except Exception as exc:
             turn.completing = False
             self._release_turn(app, turn)
-            self.notify_ready(turn.key)
+            failures = app.commit_failures[turn.key[1]] = (
+                app.commit_failures.get(turn.key[1], 0) + 1
+            )
+            if failures < _MAX_COMMIT_FAILURES:
+                log.exception(
+                    "could not commit the turn of '%s'; it will run again", res.instanceId
+                )
+                self.notify_ready(turn.key)
+            else:
+                await self._fail_instance(app, turn.key, exc)
             return
+        app.commit_failures.pop(turn.key[1], None)
         self._release_turn(app, turn)
         self.metrics.turn_latency.labels(app_id).observe(time.monotonic() - turn.dispatched_at)
         self.metrics.completed.labels(app_id, "orchestration").inc()
@@ -426,6 +441,24 @@ class Engine:
         if turn.key[1] in app.dirty:
             app.dirty.discard(turn.key[1])
             self.notify_ready(turn.key)
+
+    async def _fail_instance(self, app: AppState, key: Key, exc: Exception) -> None:
+        """A worker's result that cannot be applied would otherwise be dispatched forever."""
+        log.error("giving up on instance '%s' of app %s: %s", key[1], key[0], exc)
+        app.commit_failures.pop(key[1], None)
+        try:
+            effects = await self.store.write(
+                partial(
+                    ops.fail_instance,
+                    key=key,
+                    message=f"the sidecar could not apply the workflow's result: {exc}",
+                    now=now_us(),
+                )
+            )
+        except Exception:
+            log.exception("could not mark instance '%s' as failed", key[1])
+            return
+        self.apply(effects)
 
     def _find_turn(self, app: AppState, res: pb.WorkflowResponse) -> Turn | None:
         if res.completionToken:
@@ -487,13 +520,16 @@ class Engine:
             effects = await self.store.write(
                 partial(ops.complete_activity, item=item, res=res, now=now_us())
             )
+        except StoreClosedError:
+            return  # shutting down: the activity runs again after restart
         except Exception:
             log.exception("could not commit an activity result; the activity will run again")
             if item.row_id in app.live_tasks:
                 app.activities.appendleft(item)
                 app.wake.set()
             return
-        app.live_tasks.pop(item.row_id, None)
+        if app.live_tasks.get(item.row_id) is item:
+            del app.live_tasks[item.row_id]
         self.metrics.activity_latency.labels(app_id).observe(time.monotonic() - dispatched_at)
         self.metrics.completed.labels(app_id, "activity").inc()
         if effects is not None:
@@ -570,9 +606,11 @@ class Engine:
         waiters.add(ev)
         try:
             while True:
+                if not self._running:  # clients see UNAVAILABLE and retry elsewhere/later
+                    raise StoreClosedError("the sidecar is shutting down")
                 ev.clear()
                 row = await self.store.read(partial(ops.get_instance, key=key))
-                if row is None or satisfied(row) or not self._running:
+                if row is None or satisfied(row):
                     return row
                 await ev.wait()
         finally:
@@ -586,9 +624,8 @@ class Engine:
         apps = list(self.apps.values())
         return GaugeSnapshot(
             ready={a.app_id: len(a.ready) for a in apps},
-            pending_activities={
-                a.app_id: sum(1 for i in a.activities if i.row_id in a.live_tasks) for a in apps
-            },
+            # Called from whatever thread scrapes: only atomic reads (len) of loop state.
+            pending_activities={a.app_id: len(a.activities) for a in apps},
             turns_in_flight={a.app_id: len(a.turn_tokens) for a in apps},
             activities_in_flight={a.app_id: len(a.activity_flight) for a in apps},
             streams={a.app_id: len(a.streams) for a in apps},

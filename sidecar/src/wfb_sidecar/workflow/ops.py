@@ -23,11 +23,13 @@ from .model import (
     TurnData,
 )
 from .protos import (
+    FAILED,
     PENDING,
     RUNNING,
     SUSPENDED,
     TERMINAL_STATUSES,
     TERMINATED,
+    failure,
     is_never,
     pb,
     string_value,
@@ -149,6 +151,31 @@ def terminate(
         failure_details=None,
         custom_status=None,
         history_len=len(history),
+    )
+    return tx.effects
+
+
+def fail_instance(conn: sqlite3.Connection, key: Key, message: str, now: int) -> Effects:
+    """End a run whose progress the backend cannot record."""
+    tx = Tx(conn, now)
+    inst = tx.instance(key)
+    if inst is None or inst.status in TERMINAL_STATUSES:
+        return tx.effects
+    details = failure("SidecarError", message)
+    completed = event(
+        now,
+        executionCompleted=pb.ExecutionCompletedEvent(
+            workflowStatus=FAILED, failureDetails=details
+        ),
+    )
+    tx.append_history(key, inst.history_len, [completed.SerializeToString()])
+    tx.finish(
+        inst,
+        FAILED,
+        output=None,
+        failure_details=details,
+        custom_status=inst.custom_status,
+        history_len=inst.history_len + 1,
     )
     return tx.effects
 

@@ -30,6 +30,7 @@ from .protos import (
     ts_to_us,
     us_to_ts,
 )
+from .store import StoreClosedError
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,9 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
         except WorkflowError as exc:
             await context.abort(exc.code, exc.message)
             raise  # unreachable: abort raises
+        except StoreClosedError:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the sidecar is shutting down")
+            raise
 
     async def _read(
         self, context: Context, fn: Callable[[sqlite3.Connection], T], *, offload: bool = False
@@ -105,6 +109,9 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
             return await self.engine.store.read(fn, offload=offload)
         except WorkflowError as exc:
             await context.abort(exc.code, exc.message)
+            raise
+        except StoreClosedError:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the sidecar is shutting down")
             raise
 
     async def _state(
@@ -125,6 +132,9 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                     f"instance '{key[1]}' did not reach the awaited state in time",
                 )
+                raise
+            except StoreClosedError:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the sidecar is shutting down")
                 raise
         if row is None:
             return pb.GetInstanceResponse(exists=False)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,59 @@ SCHEMA: list[str] = [
     CREATE INDEX timers_by_due_time ON timers (fire_at);
     CREATE INDEX timers_by_instance ON timers (app_id, instance_id);
     """,
+    # 2: row ids of inbox, tasks and timers are never reused (AUTOINCREMENT). The engine
+    # keys in-flight activities by task row id; a reused id let one activity's completion
+    # delete another's task row and forget it, so that workflow waited forever.
+    """
+    CREATE TABLE inbox_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        event BLOB NOT NULL
+    );
+    INSERT INTO inbox_v2 (id, app_id, instance_id, execution_id, event)
+        SELECT id, app_id, instance_id, execution_id, event FROM inbox;
+    DROP TABLE inbox;
+    ALTER TABLE inbox_v2 RENAME TO inbox;
+    CREATE INDEX inbox_by_instance ON inbox (app_id, instance_id, id);
+    CREATE TABLE tasks_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        task_id INTEGER NOT NULL,
+        request BLOB NOT NULL
+    );
+    INSERT INTO tasks_v2 (id, app_id, instance_app_id, instance_id, execution_id, task_id, request)
+        SELECT id, app_id, instance_app_id, instance_id, execution_id, task_id, request FROM tasks;
+    DROP TABLE tasks;
+    ALTER TABLE tasks_v2 RENAME TO tasks;
+    CREATE INDEX tasks_by_instance ON tasks (instance_app_id, instance_id);
+    CREATE TABLE timers_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        fire_at INTEGER NOT NULL,
+        event BLOB NOT NULL
+    );
+    INSERT INTO timers_v2 (id, app_id, instance_id, execution_id, fire_at, event)
+        SELECT id, app_id, instance_id, execution_id, fire_at, event FROM timers;
+    DROP TABLE timers;
+    ALTER TABLE timers_v2 RENAME TO timers;
+    CREATE INDEX timers_by_due_time ON timers (fire_at);
+    CREATE INDEX timers_by_instance ON timers (app_id, instance_id);
+    """,
 ]
 
 
 class StoreClosedError(RuntimeError):
+    pass
+
+
+class StoreInUseError(RuntimeError):
     pass
 
 
@@ -252,11 +302,18 @@ class Store:
         self._reader: sqlite3.Connection | None = None
         self._offload: ThreadPoolExecutor | None = None
         self._offload_conn: sqlite3.Connection | None = None
+        self._lock_file: IO[bytes] | None = None
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        wconn = _connect(self.path, self._synchronous)
-        migrate(wconn)
+        self._lock_file = _exclusive_lock(self.path)
+        try:
+            wconn = _connect(self.path, self._synchronous)
+            migrate(wconn)
+        except BaseException:
+            self._lock_file.close()
+            self._lock_file = None
+            raise
         self._writer = _Writer(wconn, loop, self._max_batch)
         self._reader = _connect(self.path, self._synchronous)
         self._offload_conn = _connect(self.path, self._synchronous)
@@ -273,6 +330,9 @@ class Store:
         self._writer = None
         self._reader = self._offload_conn = None
         self._offload = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
@@ -290,6 +350,21 @@ class Store:
         if self._reader is None:
             raise StoreClosedError("the workflow store is closed")
         return _snapshot(self._reader, fn)
+
+
+def _exclusive_lock(path: Path) -> IO[bytes]:
+    """Two backends dispatching the same database would both run every workflow; the
+    second one to start is refused. The OS drops the lock when the process dies."""
+    handle = open(f"{path}.lock", "wb")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUseError(
+            f"another workflow backend is already using {path}; stop it or choose another "
+            "data directory"
+        ) from None
+    return handle
 
 
 def _snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

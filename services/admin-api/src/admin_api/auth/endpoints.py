@@ -111,8 +111,9 @@ async def me(actor: UserActor, session: SessionDep) -> MeResponse:
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens (JWKS)")
-async def jwks(request: Request, session: SessionDep) -> dict[str, Any]:
+async def jwks(request: Request, response: Response, session: SessionDep) -> dict[str, Any]:
     keyring: KeyRing = request.app.state.keyring
+    response.headers["cache-control"] = "public, max-age=300"
     return await keyring.jwks(session)
 
 

@@ -11,6 +11,14 @@ _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("a password nobody has; equalises timing for unknown accounts")
 
 
+def configure(time_cost: int, memory_kib: int) -> None:
+    """Set the argon2id cost (defaults: RFC 9106's second recommendation, t=3, 64 MiB).
+    Existing hashes keep verifying and are re-hashed at the next sign-in."""
+    global _hasher, _DUMMY
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _DUMMY = _hasher.hash("a password nobody has; equalises timing for unknown accounts")
+
+
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 

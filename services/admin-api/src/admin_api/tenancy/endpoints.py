@@ -4,7 +4,7 @@ scopes (the same routes, generated per scope)."""
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from admin_api.audit.service import AuditDep
 from admin_api.deps import CurrentActor, SessionDep, SettingsDep, UserActor
@@ -16,6 +16,7 @@ from admin_api.tenancy import service
 from admin_api.tenancy.access import Access, Authorize
 from admin_api.tenancy.models import Company, Organization, Project
 from admin_api.tenancy.schemas import (
+    ID_PATTERN,
     CompanyOut,
     InvitationAccept,
     InvitationCreate,
@@ -33,6 +34,7 @@ from admin_api.tenancy.schemas import (
 from service_kit.problems import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
+UserIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 NO_CONTENT = Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -71,56 +73,6 @@ async def list_companies(
     return Page(items=[CompanyOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/companies/{companyId}", responses=errors())
-async def get_company(
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_READ, "company", "companyId"))],
-    session: SessionDep,
-) -> CompanyOut:
-    return CompanyOut.model_validate(
-        await service.get_scope(session, "company", access.resource_id)
-    )
-
-
-@router.patch("/companies/{companyId}", responses=WRITE_ERRORS)
-async def update_company(
-    body: TenantUpdate,
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_UPDATE, "company", "companyId"))],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> CompanyOut:
-    row = await service.update_tenant(
-        session, await service.get_scope(session, "company", access.resource_id), body
-    )
-    audit.record(
-        actor,
-        "company.update",
-        resource_type="company",
-        resource_id=row.id,
-        tenant=access.tenant,
-        detail=body.model_dump(exclude_unset=True),
-    )
-    return CompanyOut.model_validate(row)
-
-
-@router.delete("/companies/{companyId}", status_code=204, responses=errors())
-async def delete_company(
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_DELETE, "company", "companyId"))],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> Response:
-    await session.delete(await service.get_scope(session, "company", access.resource_id))
-    audit.record(
-        actor,
-        "company.delete",
-        resource_type="company",
-        resource_id=access.resource_id,
-        tenant=access.tenant,
-    )
-    return NO_CONTENT
-
-
 # --- organizations -----------------------------------------------------------------------
 
 
@@ -157,62 +109,6 @@ async def list_organizations(
     stmt = select(Organization).where(Organization.company_id == access.resource_id)
     rows, cursor = await repo.page(session, stmt, Organization, page)
     return Page(items=[OrganizationOut.model_validate(r) for r in rows], next_cursor=cursor)
-
-
-@router.get("/organizations/{organizationId}", responses=errors())
-async def get_organization(
-    access: Annotated[
-        Access, Depends(Authorize(Action.TENANT_READ, "organization", "organizationId"))
-    ],
-    session: SessionDep,
-) -> OrganizationOut:
-    return OrganizationOut.model_validate(
-        await service.get_scope(session, "organization", access.resource_id)
-    )
-
-
-@router.patch("/organizations/{organizationId}", responses=WRITE_ERRORS)
-async def update_organization(
-    body: TenantUpdate,
-    access: Annotated[
-        Access, Depends(Authorize(Action.TENANT_UPDATE, "organization", "organizationId"))
-    ],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> OrganizationOut:
-    row = await service.update_tenant(
-        session, await service.get_scope(session, "organization", access.resource_id), body
-    )
-    audit.record(
-        actor,
-        "organization.update",
-        resource_type="organization",
-        resource_id=row.id,
-        tenant=access.tenant,
-        detail=body.model_dump(exclude_unset=True),
-    )
-    return OrganizationOut.model_validate(row)
-
-
-@router.delete("/organizations/{organizationId}", status_code=204, responses=errors())
-async def delete_organization(
-    access: Annotated[
-        Access, Depends(Authorize(Action.TENANT_DELETE, "organization", "organizationId"))
-    ],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> Response:
-    await session.delete(await service.get_scope(session, "organization", access.resource_id))
-    audit.record(
-        actor,
-        "organization.delete",
-        resource_type="organization",
-        resource_id=access.resource_id,
-        tenant=access.tenant,
-    )
-    return NO_CONTENT
 
 
 # --- projects ----------------------------------------------------------------------------
@@ -272,54 +168,87 @@ async def list_projects(
     return Page(items=[ProjectOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/projects/{projectId}", responses=errors())
-async def get_project(
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_READ, "project", "projectId"))],
-    session: SessionDep,
-) -> ProjectOut:
-    return ProjectOut.model_validate(
-        await service.get_scope(session, "project", access.resource_id)
+def add_scope_routes(scope: str, plural: str, param: str, out: type[CompanyOut]) -> None:
+    """Read, update and delete of a company, organization or project (one shape)."""
+    base = f"/{plural}/{{{param}}}"
+    reader = Authorize(Action.TENANT_READ, scope, param)  # type: ignore[arg-type]
+    updater = Authorize(Action.TENANT_UPDATE, scope, param)  # type: ignore[arg-type]
+    deleter = Authorize(Action.TENANT_DELETE, scope, param)  # type: ignore[arg-type]
+
+    async def read(access: Annotated[Access, Depends(reader)], session: SessionDep) -> Any:
+        return out.model_validate(await service.get_scope(session, scope, access.resource_id))
+
+    async def update(
+        body: TenantUpdate,
+        access: Annotated[Access, Depends(updater)],
+        actor: CurrentActor,
+        session: SessionDep,
+        audit: AuditDep,
+    ) -> Any:
+        row = await service.update_tenant(
+            session, await service.get_scope(session, scope, access.resource_id), body
+        )
+        audit.record(
+            actor,
+            f"{scope}.update",
+            resource_type=scope,
+            resource_id=row.id,
+            tenant=access.tenant,
+            detail=body.model_dump(exclude_unset=True),
+        )
+        return out.model_validate(row)
+
+    async def delete(
+        access: Annotated[Access, Depends(deleter)],
+        actor: CurrentActor,
+        session: SessionDep,
+        audit: AuditDep,
+    ) -> Response:
+        await session.delete(await service.get_scope(session, scope, access.resource_id))
+        audit.record(
+            actor,
+            f"{scope}.delete",
+            resource_type=scope,
+            resource_id=access.resource_id,
+            tenant=access.tenant,
+        )
+        return NO_CONTENT
+
+    router.add_api_route(
+        base,
+        read,
+        methods=["GET"],
+        response_model=out,
+        responses=errors(),
+        name=f"get_{scope}",
+        summary=f"Read a {scope}",
+    )
+    router.add_api_route(
+        base,
+        update,
+        methods=["PATCH"],
+        response_model=out,
+        responses=WRITE_ERRORS,
+        name=f"update_{scope}",
+        summary=f"Rename or describe a {scope}",
+    )
+    router.add_api_route(
+        base,
+        delete,
+        methods=["DELETE"],
+        status_code=204,
+        responses=errors(),
+        name=f"delete_{scope}",
+        summary=f"Delete a {scope} and everything in it",
     )
 
 
-@router.patch("/projects/{projectId}", responses=WRITE_ERRORS)
-async def update_project(
-    body: TenantUpdate,
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_UPDATE, "project", "projectId"))],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> ProjectOut:
-    row = await service.update_tenant(
-        session, await service.get_scope(session, "project", access.resource_id), body
-    )
-    audit.record(
-        actor,
-        "project.update",
-        resource_type="project",
-        resource_id=row.id,
-        tenant=access.tenant,
-        detail=body.model_dump(exclude_unset=True),
-    )
-    return ProjectOut.model_validate(row)
-
-
-@router.delete("/projects/{projectId}", status_code=204, responses=errors())
-async def delete_project(
-    access: Annotated[Access, Depends(Authorize(Action.TENANT_DELETE, "project", "projectId"))],
-    actor: CurrentActor,
-    session: SessionDep,
-    audit: AuditDep,
-) -> Response:
-    await session.delete(await service.get_scope(session, "project", access.resource_id))
-    audit.record(
-        actor,
-        "project.delete",
-        resource_type="project",
-        resource_id=access.resource_id,
-        tenant=access.tenant,
-    )
-    return NO_CONTENT
+for _scope, _plural, _param, _out in (
+    ("company", "companies", "companyId", CompanyOut),
+    ("organization", "organizations", "organizationId", OrganizationOut),
+    ("project", "projects", "projectId", ProjectOut),
+):
+    add_scope_routes(_scope, _plural, _param, _out)
 
 
 def _tenant(row: Any) -> Any:
@@ -387,7 +316,7 @@ def add_member_routes(scope: str, plural: str, param: str) -> None:
         return _member_out(member, user)
 
     async def change_member(
-        userId: str,
+        userId: UserIdPath,
         body: MemberUpdate,
         access: Annotated[Access, Depends(manage)],
         actor: UserActor,
@@ -406,7 +335,7 @@ def add_member_routes(scope: str, plural: str, param: str) -> None:
         return _member_out(member, user)
 
     async def remove_member(
-        userId: str,
+        userId: UserIdPath,
         access: Annotated[Access, Depends(manage)],
         actor: UserActor,
         session: SessionDep,

@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field, model_validator
 from admin_api.schemas import ApiModel, Description, Name, RequestModel, Slug
 
 RoleName = Literal["viewer", "editor", "admin", "owner"]
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ScopeType = Literal["company", "organization", "project"]
 
 
@@ -43,7 +44,7 @@ class ProjectOut(CompanyOut):
 
 class MemberAdd(RequestModel):
     email: EmailStr | None = None
-    user_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, pattern=ID_PATTERN)
     role: RoleName
 
     @model_validator(mode="after")
@@ -58,7 +59,7 @@ class MemberUpdate(RequestModel):
 
 
 class OwnershipTransfer(RequestModel):
-    user_id: str = Field(max_length=64)
+    user_id: str = Field(pattern=ID_PATTERN)
 
 
 class MemberOut(ApiModel):

@@ -10,6 +10,7 @@ from admin_api.deps import CurrentActor, SessionDep
 from admin_api.openapi import LIST_ERRORS, WRITE_ERRORS, errors
 from admin_api.pagination import Page, PageDep
 from admin_api.permissions import Action
+from admin_api.schemas import clean_name
 from admin_api.tenancy.access import Access, Authorize
 from admin_api.workflows import service
 from admin_api.workflows.diff import diff_definitions
@@ -132,7 +133,7 @@ async def import_workflow(
     audit: AuditDep,
 ) -> WorkflowCreated:
     raw = service.parse_import(body.content, body.format)
-    name = body.name or str(raw.get("name") or "").strip()[:200] or "Imported workflow"
+    name = body.name or clean_name(raw.get("name"), "Imported workflow")
     create = WorkflowCreate(
         name=name, definition=raw, message=body.message or f"imported from {body.format}"
     )

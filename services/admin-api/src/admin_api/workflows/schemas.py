@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from admin_api.schemas import ApiModel, Description, Name, RequestModel, Slug
+from admin_api.schemas import ApiModel, Description, Message, Name, RequestModel, Slug
 
 Definition = dict[str, Any]
 
@@ -17,7 +17,7 @@ class WorkflowCreate(RequestModel):
     definition: Definition | None = Field(
         default=None, description="seed 003 WorkflowDefinition; saved as version 1"
     )
-    message: str = Field(default="", max_length=1000)
+    message: Message = ""
 
 
 class WorkflowUpdate(RequestModel):
@@ -28,27 +28,31 @@ class WorkflowUpdate(RequestModel):
 
 class SaveDefinition(RequestModel):
     definition: Definition
-    message: str = Field(default="", max_length=1000)
+    message: Message = ""
 
 
 class RestoreRequest(RequestModel):
-    message: str = Field(default="", max_length=1000)
+    message: Message = ""
 
 
 class DeployRequest(RequestModel):
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="default: the latest version"
+    )
 
 
 class RunRequest(RequestModel):
     trigger_data: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="default: the active version")
+    version: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="default: the active version"
+    )
 
 
 class ImportRequest(RequestModel):
     format: Literal["json", "yaml"]
     content: str = Field(min_length=1, max_length=2_000_000)
     name: Name | None = None
-    message: str = Field(default="", max_length=1000)
+    message: Message = ""
 
 
 class WorkflowOut(ApiModel):

@@ -1,7 +1,6 @@
-"""Alembic environment of the Workflow Orchestrator: migrations of its own tables only."""
+"""Alembic environment of the orchestrator: migrations of its own tables only."""
 
-from sqlalchemy import MetaData
-
+from orchestrator.records.models import Base
 from service_kit.db import run_alembic_env
 
-run_alembic_env(MetaData())
+run_alembic_env(Base.metadata)

@@ -1,0 +1,3 @@
+module example.com/workflow-function
+
+go 1.22

@@ -1,0 +1,415 @@
+"""The workflow's activities: every side effect of a run happens here.
+
+Activities are at-least-once (a crash re-delivers them), so each one is idempotent:
+events carry deterministic ids, and an action whose result was already recorded returns
+that result instead of calling the function again (function-runner also receives an
+idempotency key for the calls that do go out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import httpx
+from dapr.ext.workflow import WorkflowActivityContext
+from dapr.ext.workflow._durabletask.task import NonRetryableError
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy import select
+
+from orchestrator.interpreter import contracts as c
+from orchestrator.records.models import Run, RunSecret
+from orchestrator.records.store import Notifier, RecordStore
+from orchestrator.secrets_box import SecretsBox
+from orchestrator.settings import Settings
+from service_kit.db import create_engine, session_factory
+from service_kit.logging import log_context
+
+_log = logging.getLogger("orchestrator.activities")
+_tracer = trace.get_tracer("orchestrator.activities")
+
+
+class RetryableActionError(Exception):
+    """A failed attempt that the node's retry policy may retry."""
+
+
+@dataclass
+class _LoopResources:
+    store: RecordStore
+    http: httpx.AsyncClient
+
+
+class ActivityEnv:
+    """Settings plus the resources activities use, created on the worker's event loop."""
+
+    _current: ActivityEnv | None = None
+
+    def __init__(self, settings: Settings, secrets: SecretsBox, notifier: Notifier) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.notifier = notifier
+        self._by_loop: dict[int, _LoopResources] = {}
+
+    @classmethod
+    def install(cls, env: ActivityEnv) -> None:
+        cls._current = env
+
+    @classmethod
+    def get(cls) -> ActivityEnv:
+        if cls._current is None:
+            raise RuntimeError("activities run before the orchestrator installed their environment")
+        return cls._current
+
+    def resources(self) -> _LoopResources:
+        loop_id = id(asyncio.get_running_loop())
+        found = self._by_loop.get(loop_id)
+        if found is None:
+            engine = create_engine(self.settings.resolved_database_url())
+            headers = (
+                {"dapr-api-token": self.settings.dapr_api_token}
+                if self.settings.dapr_api_token
+                else {}
+            )
+            found = _LoopResources(
+                store=RecordStore(session_factory(engine), self.notifier),
+                http=httpx.AsyncClient(base_url=self.settings.dapr_http_endpoint, headers=headers),
+            )
+            self._by_loop[loop_id] = found
+        return found
+
+    async def close(self) -> None:
+        for resources in self._by_loop.values():
+            await resources.http.aclose()
+        self._by_loop.clear()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _execution_key(ctx: WorkflowActivityContext) -> str:
+    inner = ctx.get_inner_context()
+    execution_id = getattr(inner, "task_execution_id", "") or getattr(
+        inner, "_task_execution_id", ""
+    )
+    return f"{ctx.workflow_id}:{ctx.task_id}" + (f":{execution_id}" if execution_id else "")
+
+
+def _trace_headers(fallback: str | None) -> dict[str, str]:
+    """W3C trace context of the current span (or the run's, when tracing is off)."""
+    headers: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(headers)
+    if "traceparent" not in headers and fallback:
+        headers["traceparent"] = fallback
+    return headers
+
+
+def _parent_context(trace_parent: str | None) -> otel_context.Context | None:
+    if not trace_parent or trace.get_current_span().get_span_context().is_valid:
+        return None
+    return TraceContextTextMapPropagator().extract({"traceparent": trace_parent})
+
+
+async def _integrations(res: _LoopResources, env: ActivityEnv, instance_id: str) -> dict[str, Any]:
+    """Credentials passed with the run, looked up through parents (sub-workflows)."""
+    current: str | None = instance_id
+    async with res.store.sessions() as session:
+        for _ in range(8):
+            if current is None:
+                break
+            secret = await session.get(RunSecret, current)
+            if secret is not None:
+                value = env.secrets.open(current, secret.nonce, secret.ciphertext)
+                return value if isinstance(value, dict) else {}
+            parent = await session.execute(
+                select(Run.parent_instance_id).where(Run.instance_id == current)
+            )
+            current = parent.scalar_one_or_none()
+    return {}
+
+
+# --- execute_action -----------------------------------------------------------------------
+
+
+async def execute_action(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> dict[str, Any]:
+    task = c.ActionTask.model_validate(payload)
+    env = ActivityEnv.get()
+    res = env.resources()
+    key = _execution_key(ctx)
+    done, previous = await res.store.activity_result(task.instance_id, key)
+    if done:
+        return dict(previous)
+    token = otel_context.attach(ctx_) if (ctx_ := _parent_context(task.trace_parent)) else None
+    try:
+        with (
+            _tracer.start_as_current_span(
+                f"node {task.node_name}",
+                attributes={
+                    "workflow.instance_id": task.instance_id,
+                    "workflow.node_id": task.node_id,
+                    "function.slug": task.function_slug,
+                },
+            ),
+            log_context(
+                execution_id=task.instance_id, workflow_id=task.workflow_id, node_id=task.node_key
+            ),
+        ):
+            return await _run_action(env, res, task, key)
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+async def _run_action(
+    env: ActivityEnv, res: _LoopResources, task: c.ActionTask, key: str
+) -> dict[str, Any]:
+    started = c.EventRecord(
+        eid=f"act:{key}:started",
+        type="node.started",
+        node_key=task.node_key,
+        node_id=task.node_id,
+        at=_now(),
+        data={
+            "input": task.input,
+            "label": task.node_name,
+            "nodeType": task.node_type,
+            "function": task.function_slug,
+            **({"compensationOf": task.compensation_of} if task.compensation_of else {}),
+        },
+    )
+    attempt = await res.store.begin_attempt(task.instance_id, started)
+    begun = time.perf_counter()
+    try:
+        result = await _call_function_runner(env, res, task, attempt)
+    except RetryableActionError as exc:
+        return await _attempt_failed(res, task, key, attempt, str(exc), retryable=True)
+    except NonRetryableError as exc:
+        return await _attempt_failed(res, task, key, attempt, str(exc), retryable=False)
+    result.setdefault("duration_ms", round((time.perf_counter() - begun) * 1000, 2))
+    completed = c.EventRecord(
+        eid=f"act:{key}:completed",
+        type="node.completed",
+        node_key=task.node_key,
+        node_id=task.node_id,
+        at=_now(),
+        data={
+            "output": result,
+            "attempt": attempt,
+            "label": task.node_name,
+            "nodeType": task.node_type,
+        },
+    )
+    await res.store.record_with_result(task.instance_id, [completed], key, result)
+    return result
+
+
+async def _attempt_failed(
+    res: _LoopResources,
+    task: c.ActionTask,
+    key: str,
+    attempt: int,
+    message: str,
+    *,
+    retryable: bool,
+) -> NoReturn:
+    will_retry = retryable and attempt < task.max_attempts
+    if will_retry:
+        await res.store.record(
+            task.instance_id,
+            [
+                c.EventRecord(
+                    eid=f"act:{key}:retrying",
+                    type="node.retrying",
+                    node_key=task.node_key,
+                    node_id=task.node_id,
+                    at=_now(),
+                    data={"attempt": attempt, "error": message},
+                )
+            ],
+        )
+        _log.warning("attempt %s of %s failed, will retry: %s", attempt, task.max_attempts, message)
+        raise RetryableActionError(message)
+    _log.warning("attempt %s failed for good: %s", attempt, message)
+    raise NonRetryableError(message)
+
+
+async def _call_function_runner(
+    env: ActivityEnv, res: _LoopResources, task: c.ActionTask, attempt: int
+) -> dict[str, Any]:
+    settings = env.settings
+    timeout = task.timeout_seconds or settings.default_action_timeout_seconds
+    body = {
+        "function_slug": task.function_slug,
+        "execution_id": task.instance_id,
+        "workflow_id": task.workflow_id,
+        "node_id": task.node_id,
+        "node_name": task.node_name,
+        "input": task.input,
+        "node_outputs": task.node_outputs,
+        "integrations": await _integrations(res, env, task.instance_id),
+        "attempt": attempt,
+        "timeout_seconds": timeout,
+        "idempotency_key": f"{task.instance_id}:{task.node_key}:{attempt}",
+    }
+    url = f"/v1.0/invoke/{settings.function_runner_app_id}/method/execute"
+    try:
+        response = await res.http.post(
+            url, json=body, headers=_trace_headers(task.trace_parent), timeout=timeout + 15
+        )
+    except httpx.TimeoutException:
+        raise RetryableActionError(
+            f"{task.function_slug} did not answer within {timeout:.0f}s"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise RetryableActionError(f"function-runner unreachable: {exc}") from None
+    return _interpret_response(task, response)
+
+
+def _interpret_response(task: c.ActionTask, response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    status = response.status_code
+    if status == 200 and isinstance(payload, dict):
+        if payload.get("success"):
+            return payload
+        error = str(payload.get("error") or "the function reported failure")
+        if payload.get("retryable"):
+            raise RetryableActionError(error)
+        raise NonRetryableError(error)
+    detail = _problem_detail(payload) or response.text[:300] or f"HTTP {status}"
+    if status == 429 or status >= 500:
+        raise RetryableActionError(f"{task.function_slug}: {detail} (HTTP {status})")
+    raise NonRetryableError(f"{task.function_slug}: {detail} (HTTP {status})")
+
+
+def _problem_detail(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    detail = payload.get("detail") or payload.get("message") or payload.get("error")
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        parts = [
+            f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('message') or e.get('msg')}"
+            for e in errors[:5]
+            if isinstance(e, dict)
+        ]
+        detail = f"{detail}: {'; '.join(parts)}" if detail else "; ".join(parts)
+    return str(detail) if detail else None
+
+
+# --- publish_event ------------------------------------------------------------------------
+
+
+async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> dict[str, Any]:
+    task = c.PublishTask.model_validate(payload)
+    env = ActivityEnv.get()
+    res = env.resources()
+    key = _execution_key(ctx)
+    done, previous = await res.store.activity_result(task.instance_id, key)
+    if done:
+        return dict(previous)
+    await res.store.begin_attempt(
+        task.instance_id,
+        c.EventRecord(
+            eid=f"act:{key}:started",
+            type="node.started",
+            node_key=task.node_key,
+            node_id=task.node_id,
+            at=_now(),
+            data={"input": {"topic": task.topic, "data": task.data}, "nodeType": "publish-event"},
+        ),
+    )
+    params = {f"metadata.{k}": v for k, v in task.metadata.items()}
+    headers = _trace_headers(task.trace_parent)
+    url = f"/v1.0/publish/{task.pubsub_name}/{task.topic}"
+    try:
+        response = await res.http.post(
+            url, json=task.data, params=params, headers=headers, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"publishing to {task.pubsub_name}/{task.topic} failed: {exc}") from None
+    if response.status_code >= 300:
+        raise NonRetryableError(
+            f"publishing to {task.pubsub_name}/{task.topic} failed: HTTP {response.status_code} {response.text[:300]}"
+        )
+    result = {
+        "success": True,
+        "data": {"topic": task.topic, "pubsubName": task.pubsub_name, "published": True},
+        "error": None,
+        "duration_ms": 0,
+    }
+    completed = c.EventRecord(
+        eid=f"act:{key}:completed",
+        type="node.completed",
+        node_key=task.node_key,
+        node_id=task.node_id,
+        at=_now(),
+        data={"output": result},
+    )
+    await res.store.record_with_result(task.instance_id, [completed], key, result)
+    return result
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+async def record_events(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> None:
+    batch = c.RecordBatch.model_validate(payload)
+    await ActivityEnv.get().resources().store.record(batch.instance_id, batch.events)
+
+
+async def finish_run(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> None:
+    task = c.FinishTask.model_validate(payload)
+    kind = "run.completed" if task.runtime_status == "COMPLETED" else "run.failed"
+    final = c.EventRecord(
+        eid=f"wf:{task.instance_id}:finish",
+        type=kind,
+        at=task.events[-1].at if task.events else _now(),
+        data={"phase": task.phase, "message": task.message, "error": task.error},
+    )
+    await ActivityEnv.get().resources().store.record(task.instance_id, [*task.events, final])
+
+
+# --- load_definition ----------------------------------------------------------------------
+
+
+async def load_definition(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Fetch a saved workflow's definition from admin-api (for sub-workflow nodes)."""
+    task = c.LoadDefinitionTask.model_validate(payload)
+    env = ActivityEnv.get()
+    res = env.resources()
+    url = f"/v1.0/invoke/{env.settings.admin_api_app_id}/method/api/v1/internal/workflows/{task.workflow_id}/definition"
+    params = {"version": str(task.version)}
+    if task.labels.get("projectId"):
+        params["projectId"] = task.labels["projectId"]
+    try:
+        response = await res.http.get(url, params=params, timeout=30)
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"admin-api unreachable: {exc}") from None
+    if response.status_code == 404:
+        raise NonRetryableError(
+            f"sub-workflow {task.workflow_id!r} (version {task.version}) was not found in this project"
+        )
+    if response.status_code >= 300:
+        raise RuntimeError(f"admin-api answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    if not isinstance(body, dict) or not isinstance(body.get("definition"), dict):
+        raise NonRetryableError("admin-api returned no definition")
+    return {"definition": body["definition"], "version": body.get("version")}
+
+
+ACTIVITIES = {
+    c.ACT_EXECUTE: execute_action,
+    c.ACT_PUBLISH: publish_event,
+    c.ACT_RECORD: record_events,
+    c.ACT_FINISH: finish_run,
+    c.ACT_LOAD_DEFINITION: load_definition,
+}
