@@ -26,9 +26,9 @@ def test_deleted_ids_are_not_handed_out_again(tmp_path: Path, table: str) -> Non
         "tasks": "(app_id, instance_app_id, instance_id, execution_id, task_id, request) VALUES ('a', 'a', 'i', 'e', 1, x'00')",
         "timers": "(app_id, instance_id, execution_id, fire_at, event) VALUES ('a', 'i', 'e', 1, x'00')",
     }[table]
-    first = conn.execute(f"INSERT INTO {table} {columns}").lastrowid  # noqa: S608 - test constants
-    conn.execute(f"DELETE FROM {table} WHERE id = ?", (first,))  # noqa: S608
-    second = conn.execute(f"INSERT INTO {table} {columns}").lastrowid  # noqa: S608
+    first = conn.execute(f"INSERT INTO {table} {columns}").lastrowid
+    conn.execute(f"DELETE FROM {table} WHERE id = ?", (first,))
+    second = conn.execute(f"INSERT INTO {table} {columns}").lastrowid
     assert second != first
 
 
@@ -36,11 +36,15 @@ def test_version_one_databases_are_migrated_with_their_rows(tmp_path: Path) -> N
     conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     conn.executescript(SCHEMA[0])
     conn.execute("PRAGMA user_version=1")
-    conn.execute("INSERT INTO tasks (id, app_id, instance_app_id, instance_id, execution_id, task_id, request) "
-                 "VALUES (7, 'a', 'a', 'i', 'e', 3, x'01')")
+    conn.execute(
+        "INSERT INTO tasks (id, app_id, instance_app_id, instance_id, execution_id, task_id, request) "
+        "VALUES (7, 'a', 'a', 'i', 'e', 3, x'01')"
+    )
     assert migrate(conn) == len(SCHEMA)
     assert conn.execute("SELECT id, task_id FROM tasks").fetchall() == [(7, 3)]
     conn.execute("DELETE FROM tasks")
-    new = conn.execute("INSERT INTO tasks (app_id, instance_app_id, instance_id, execution_id, task_id, request) "
-                       "VALUES ('a', 'a', 'i', 'e', 4, x'01')").lastrowid
+    new = conn.execute(
+        "INSERT INTO tasks (app_id, instance_app_id, instance_id, execution_id, task_id, request) "
+        "VALUES ('a', 'a', 'i', 'e', 4, x'01')"
+    ).lastrowid
     assert new == 8

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 import yaml
 from fastapi import FastAPI, Request
+
 from service_kit.testing import free_port
 
 DEV_TOKEN = "e2e-token-0123456789"
@@ -58,7 +59,9 @@ class FakeFunctionRunner:
 
         self.app = app
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     async def execute(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +79,31 @@ class FakeFunctionRunner:
             await asyncio.sleep(float(inp.get("seconds", 0.5)))
         elif slug == "test/block":
             gate = self.gates[str(inp.get("gate", node))]
-            while not gate.is_set():
+            while not gate.is_set():  # noqa: ASYNC110 (a threading.Event set by the test)
                 await asyncio.sleep(0.05)
         elif slug == "test/fail":
-            return {"success": False, "data": None, "error": str(inp.get("message", "failed")), "retryable": False, "duration_ms": 1}
+            return {
+                "success": False,
+                "data": None,
+                "error": str(inp.get("message", "failed")),
+                "retryable": False,
+                "duration_ms": 1,
+            }
         elif slug == "test/flaky" and attempt <= int(inp.get("failures", 1)):
-            return {"success": False, "data": None, "error": f"attempt {attempt} failed", "retryable": True, "duration_ms": 1}
+            return {
+                "success": False,
+                "data": None,
+                "error": f"attempt {attempt} failed",
+                "retryable": True,
+                "duration_ms": 1,
+            }
         data = {"input": inp, "attempt": attempt, "startedAt": started, "endedAt": time.time()}
-        return {"success": True, "data": data, "error": None, "duration_ms": round((time.time() - started) * 1000, 2)}
+        return {
+            "success": True,
+            "data": data,
+            "error": None,
+            "duration_ms": round((time.time() - started) * 1000, 2),
+        }
 
     def start(self) -> None:
         self.thread.start()
@@ -119,22 +139,47 @@ class Platform:
         components = self.root / "components"
         components.mkdir(parents=True, exist_ok=True)
         resources = [
-            {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": "statestore"},
-             "spec": {"type": "state.sqlite", "version": "v1", "metadata": [
-                 {"name": "connectionString", "value": str(self.root / "state.db")},
-                 {"name": "actorStateStore", "value": "true"}]}},
-            {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": "pubsub"},
-             "spec": {"type": "pubsub.in-memory", "version": "v1", "metadata": []}},
+            {
+                "apiVersion": "dapr.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "statestore"},
+                "spec": {
+                    "type": "state.sqlite",
+                    "version": "v1",
+                    "metadata": [
+                        {"name": "connectionString", "value": str(self.root / "state.db")},
+                        {"name": "actorStateStore", "value": "true"},
+                    ],
+                },
+            },
+            {
+                "apiVersion": "dapr.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "pubsub"},
+                "spec": {"type": "pubsub.in-memory", "version": "v1", "metadata": []},
+            },
         ]
         (components / "components.yaml").write_text(yaml.safe_dump_all(resources))
         run_file = {
             "version": 1,
             "common": {"resourcesPath": "./components"},
             "apps": [
-                {"appID": "workflow-orchestrator", "appDirPath": ".", "appPort": self.orch_port,
-                 "daprHTTPPort": self.http_port, "daprGRPCPort": self.grpc_port, "command": ["true"]},
-                {"appID": "function-runner", "appDirPath": ".", "appPort": self.fr.port,
-                 "daprHTTPPort": self.fr_http_port, "daprGRPCPort": self.fr_grpc_port, "command": ["true"]},
+                {
+                    "appID": "workflow-orchestrator",
+                    "appDirPath": ".",
+                    "appPort": self.orch_port,
+                    "daprHTTPPort": self.http_port,
+                    "daprGRPCPort": self.grpc_port,
+                    "command": ["true"],
+                },
+                {
+                    "appID": "function-runner",
+                    "appDirPath": ".",
+                    "appPort": self.fr.port,
+                    "daprHTTPPort": self.fr_http_port,
+                    "daprGRPCPort": self.fr_grpc_port,
+                    "command": ["true"],
+                },
             ],
         }
         (self.root / "dapr.yaml").write_text(yaml.safe_dump(run_file))
@@ -142,11 +187,28 @@ class Platform:
     def start_sidecar(self) -> None:
         log = open(self.root / "sidecar.log", "ab")  # noqa: SIM115 - the process owns it
         self.sidecar = subprocess.Popen(
-            [sys.executable, "-m", "wfb_sidecar", "--run-file", str(self.root / "dapr.yaml"),
-             "--data-dir", str(self.root / "sidecar-data"), "--log-format", "text", "--log-level", os.environ.get("E2E_SIDECAR_LOG", "INFO")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "wfb_sidecar",
+                "--run-file",
+                str(self.root / "dapr.yaml"),
+                "--data-dir",
+                str(self.root / "sidecar-data"),
+                "--log-format",
+                "text",
+                "--log-level",
+                os.environ.get("E2E_SIDECAR_LOG", "INFO"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_http(f"http://127.0.0.1:{self.http_port}/v1.0/healthz", self.sidecar, self.root / "sidecar.log")
+        wait_http(
+            f"http://127.0.0.1:{self.http_port}/v1.0/healthz",
+            self.sidecar,
+            self.root / "sidecar.log",
+        )
 
     def start_orchestrator(self, **env: str) -> None:
         self.env.update(env)
@@ -163,7 +225,10 @@ class Platform:
             **self.env,
         }
         self.orchestrator = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator"], env=process_env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "orchestrator"],
+            env=process_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         wait_http(f"{self.url}/readyz", self.orchestrator, self.root / "orchestrator.log")
@@ -187,7 +252,10 @@ class Platform:
 
     def start_run(self, definition: dict[str, Any], trigger: Any = None, **extra: Any) -> str:
         with self.client() as client:
-            response = client.post("/api/v2/workflows", json={"definition": definition, "triggerData": trigger, **extra})
+            response = client.post(
+                "/api/v2/workflows",
+                json={"definition": definition, "triggerData": trigger, **extra},
+            )
         assert response.status_code == 201, response.text
         instance_id: str = response.json()["instanceId"]
         return instance_id
@@ -199,7 +267,9 @@ class Platform:
         data: dict[str, Any] = response.json()
         return data
 
-    def wait(self, instance_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+    def wait(
+        self, instance_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -207,10 +277,16 @@ class Platform:
             if until(status):
                 return status
             time.sleep(0.2)
-        raise AssertionError(f"run {instance_id} did not reach the expected state in {timeout}s: {json.dumps(status)[:2000]}")
+        raise AssertionError(
+            f"run {instance_id} did not reach the expected state in {timeout}s: {json.dumps(status)[:2000]}"
+        )
 
     def finished(self, instance_id: str, timeout: float = 60) -> dict[str, Any]:
-        return self.wait(instance_id, lambda s: s["runtimeStatus"] in ("COMPLETED", "FAILED", "TERMINATED"), timeout)
+        return self.wait(
+            instance_id,
+            lambda s: s["runtimeStatus"] in ("COMPLETED", "FAILED", "TERMINATED"),
+            timeout,
+        )
 
     def timeline(self, instance_id: str) -> dict[str, Any]:
         with self.client() as client:
@@ -224,7 +300,9 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"process exited with {process.returncode}:\n{log.read_text()[-4000:]}"
+            )
         try:
             if httpx.get(url, timeout=2).status_code < 300:
                 return
@@ -267,23 +345,44 @@ class Defs:
 
     @staticmethod
     def node(node_id: str, node_type: str, label: str = "", **config: Any) -> dict[str, Any]:
-        return {"id": node_id, "type": node_type, "label": label or node_id, "enabled": True,
-                "position": {"x": 0, "y": 0}, "config": config}
+        return {
+            "id": node_id,
+            "type": node_type,
+            "label": label or node_id,
+            "enabled": True,
+            "position": {"x": 0, "y": 0},
+            "config": config,
+        }
 
     @staticmethod
     def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
-        e: dict[str, Any] = {"id": f"{source}-{target}-{handle or ''}", "source": source, "target": target}
+        e: dict[str, Any] = {
+            "id": f"{source}-{target}-{handle or ''}",
+            "source": source,
+            "target": target,
+        }
         if handle:
             e["sourceHandle"] = handle
         return e
 
-    def definition(self, wid: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": wid, "name": wid, "version": "1.0.0", "nodes": nodes, "edges": edges, "executionOrder": []}
+    def definition(
+        self, wid: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "id": wid,
+            "name": wid,
+            "version": "1.0.0",
+            "nodes": nodes,
+            "edges": edges,
+            "executionOrder": [],
+        }
 
     def chain(self, wid: str, *nodes: dict[str, Any]) -> dict[str, Any]:
         import itertools
 
-        return self.definition(wid, list(nodes), [self.edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)])
+        return self.definition(
+            wid, list(nodes), [self.edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)]
+        )
 
 
 @pytest.fixture
