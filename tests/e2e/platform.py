@@ -79,7 +79,12 @@ def write_run_file(directory: Path) -> tuple[Path, dict[str, int]]:
     resources = (ROOT / common.get("resourcesPath", "components")).resolve()
     if not resources.is_dir():
         resources = write_components(directory / "components")
+        common.pop("configFilePath", None)
     common["resourcesPath"] = str(resources)
+    for section in (common, *spec["apps"]):
+        for key in ("configFilePath", "resourcesPath"):
+            if section.get(key) and not Path(section[key]).is_absolute():
+                section[key] = str((ROOT / section[key]).resolve())
     for app in spec["apps"]:
         app_id = app["appID"]
         app["appDirPath"] = str((ROOT / app.get("appDirPath", ".")).resolve())

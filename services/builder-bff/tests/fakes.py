@@ -262,6 +262,7 @@ class OrchestratorState:
     started: list[dict[str, Any]] = field(default_factory=list)
     posted: list[tuple[str, Any]] = field(default_factory=list)
     last_event_ids: list[str | None] = field(default_factory=list)
+    callers: list[tuple[str | None, str | None]] = field(default_factory=list)
     fail_with: int | None = None
 
 
@@ -270,7 +271,12 @@ def fake_orchestrator(state: OrchestratorState) -> FastAPI:
 
     @app.middleware("http")
     async def maybe_fail(request: Request, call_next: Any) -> Response:
+        state.callers.append(
+            (request.headers.get("dapr-caller-app-id"), request.headers.get("authorization"))
+        )
         if state.fail_with:
+            if state.fail_with == 401:
+                return problem(401, "a bearer token or API key is required")
             return Response("boom", status_code=state.fail_with)
         return await call_next(request)  # type: ignore[no-any-return]
 

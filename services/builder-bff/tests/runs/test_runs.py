@@ -98,6 +98,29 @@ class TestRun:
         assert r.status_code == 502 and r.headers["content-type"] == "application/problem+json"
 
 
+class TestServiceIdentity:
+    async def test_the_orchestrator_is_called_as_the_builder_not_as_the_user(
+        self, platform: Platform
+    ) -> None:
+        await platform.login()
+        platform.add_workflow("wf1")
+        assert (await start(platform)).status_code == 201
+        assert platform.orchestrator.callers
+        assert all(c == ("builder-bff", None) for c in platform.orchestrator.callers)
+
+    async def test_an_orchestrator_401_is_a_502_and_keeps_the_session(
+        self, platform: Platform
+    ) -> None:
+        await platform.login()
+        platform.add_workflow("wf1")
+        platform.orchestrator.fail_with = 401
+        r = await start(platform)
+        assert r.status_code == 502
+        assert "service credentials" in r.json()["detail"]
+        assert not any("Max-Age=0" in c for c in r.headers.get_list("set-cookie"))
+        assert (await platform.client.get("/api/tenants")).status_code == 200
+
+
 class TestRunAccess:
     async def _run(self, platform: Platform, role: str = "editor") -> str:
         await platform.login(role=role)

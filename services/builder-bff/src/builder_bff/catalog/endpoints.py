@@ -81,7 +81,7 @@ async def register_function(
     project_id: Annotated[str, Query(alias="projectId", min_length=1, max_length=100)],
 ) -> dict[str, Any]:
     await authorize(session, "project", project_id, MANAGE, "register functions")
-    created = await session.json(
+    created = await session.service_json(
         session.state.settings.function_runner_app_id, "POST", "/functions", json_body=body
     )
     catalog_cache(request).invalidate()
@@ -127,7 +127,7 @@ def _tenant(project_id: str) -> dict[str, str]:
 async def list_credentials(project_id: str, session: SessionDep) -> Response:
     await authorize(session, "project", project_id, "tenant.read", "see credentials")
     app = session.state.settings.function_runner_app_id
-    response = await session.call(app, "GET", CREDENTIALS, headers=_tenant(project_id))
+    response = await session.service(app, "GET", CREDENTIALS, headers=_tenant(project_id))
     return passthrough(response, app)
 
 
@@ -142,7 +142,7 @@ async def create_credential(
 ) -> Response:
     await authorize(session, "project", project_id, MANAGE, "manage credentials")
     app = session.state.settings.function_runner_app_id
-    response = await session.call(
+    response = await session.service(
         app,
         "POST",
         CREDENTIALS,
@@ -165,7 +165,7 @@ async def create_credential(
 async def delete_credential(project_id: str, credential_id: str, session: SessionDep) -> Response:
     await authorize(session, "project", project_id, MANAGE, "manage credentials")
     app = session.state.settings.function_runner_app_id
-    response = await session.call(
+    response = await session.service(
         app, "DELETE", f"{CREDENTIALS}/{credential_id}", headers=_tenant(project_id)
     )
     return passthrough(response, app)

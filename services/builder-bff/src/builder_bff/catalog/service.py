@@ -37,7 +37,7 @@ async def _all_pages(session: Session) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        body = await session.json(
+        body = await session.service_json(
             app, "GET", FUNCTIONS_PATH, params={"limit": PAGE_SIZE, "cursor": cursor}
         )
         found += items_of(body)

@@ -13,7 +13,7 @@ from builder_bff.session.cookies import REFRESH_MAX_AGE, CookieNames, cookie_hea
 from builder_bff.session.refresh import Refresher
 from builder_bff.session.tokens import TokenPair, access_expiry, expires_soon
 from builder_bff.settings import Settings
-from service_kit.problems import Unauthorized
+from service_kit.problems import BadGateway, Unauthorized
 
 ME_PATH = "/api/v1/auth/me"
 
@@ -130,6 +130,26 @@ class Session:
 
     async def json(self, app_id: str, method: str, path: str, **kw: Any) -> Any:
         response = await self.call(app_id, method, path, **kw)
+        raise_for_problem(app_id, response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def service(self, app_id: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Send as the builder itself (Dapr service identity, no user token): for services
+        the BFF has already authorized the caller for (orchestrator, function-runner).
+        Their 401/403 means the platform's service credentials are wrong, not the user's."""
+        headers = {**client_headers(self.request), **kw.pop("headers", {})}
+        response = await self.state.invoker.request(app_id, method, path, headers=headers, **kw)
+        if response.status_code in (401, 403):
+            raise BadGateway(
+                f"{app_id} refused the builder's service credentials "
+                f"(HTTP {response.status_code}); check the Dapr app API token and allowed callers"
+            )
+        return response
+
+    async def service_json(self, app_id: str, method: str, path: str, **kw: Any) -> Any:
+        response = await self.service(app_id, method, path, **kw)
         raise_for_problem(app_id, response)
         if response.status_code == 204 or not response.content:
             return None
