@@ -127,8 +127,9 @@ def test_run_approve_watch_live_and_inspect_outputs(page: Page, needs_orchestrat
         "data-run-status", "waiting"
     )
     shot(page, "07-run-waiting-for-approval")
-    page.get_by_label("Reason").fill("Looks good")
-    page.get_by_role("button", name="Approve").click()
+    box = page.get_by_test_id("approval-box")
+    box.get_by_label("Reason").fill("Looks good")
+    box.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_test_id("run-phase")).to_have_text("completed", timeout=60_000)
     expect(page.get_by_test_id(f"node-{ids['publish']}")).to_have_attribute(
         "data-run-status", "completed"
@@ -141,6 +142,30 @@ def test_run_approve_watch_live_and_inspect_outputs(page: Page, needs_orchestrat
     page.get_by_test_id(f"timeline-{ids['draft']}").click()
     expect(page.get_by_test_id("node-output")).to_contain_text("Draft about the launch")
     shot(page, "09-run-timeline")
+    first_run = page.url.rsplit("/", 1)[-1]
+
+    # Replay with edited trigger data, approve from the run page this time.
+    page.get_by_role("button", name="Replay…").click()
+    page.get_by_label("Trigger data (JSON)").fill('{"topic": "the sequel"}')
+    page.get_by_role("dialog").get_by_role("button", name="Replay").click()
+    page.wait_for_url(lambda url: not url.endswith(first_run))
+    box = page.get_by_test_id("approval-box")
+    expect(box).to_be_visible(timeout=60_000)
+    box.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_test_id("run-page-phase")).to_have_text("completed", timeout=60_000)
+    page.get_by_test_id(f"timeline-{ids['publish']}").click()
+    expect(page.get_by_test_id("node-output")).to_contain_text("Publishing: Draft about the sequel")
+
+    # Both runs are listed; compare them node by node.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    shot(page, "10-runs-list")
+    for checkbox in page.get_by_role("checkbox").all():
+        checkbox.check()
+    page.get_by_role("button", name="Compare selected").click()
+    expect(page.locator("tr.differs")).not_to_have_count(0)
+    expect(page.get_by_text("Draft about the sequel").first).to_be_visible()
+    shot(page, "11-run-compare")
 
 
 def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator: None) -> None:
@@ -149,10 +174,11 @@ def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator:
     ids = build_review_workflow(page, "Reject me")
     start_run(page, "a bad idea")
     expect(page.get_by_test_id("approval-box")).to_be_visible(timeout=60_000)
-    page.get_by_label("Reason").fill("Not now")
-    page.get_by_role("button", name="Reject").click()
+    box = page.get_by_test_id("approval-box")
+    box.get_by_label("Reason").fill("Not now")
+    box.get_by_role("button", name="Reject", exact=True).click()
     expect(page.get_by_test_id("run-phase")).to_have_text("rejected", timeout=60_000)
     expect(page.get_by_test_id(f"node-{ids['publish']}")).not_to_have_attribute(
         "data-run-status", "completed"
     )
-    shot(page, "10-run-rejected")
+    shot(page, "12-run-rejected")

@@ -11,6 +11,14 @@ export function StatusPill({ status }: { status: RuntimeStatus | Phase | StepSta
   return <span className={`pill pill-${s.toLowerCase().replace(/_/g, "-")}`}>{s.replace(/_/g, " ").toLowerCase()}</span>;
 }
 
+const PHASE_FIRST = new Set(["awaiting_approval", "rejected", "timed_out", "failed", "cancelled"]);
+
+/** A run's state in one pill: its phase when that says more (waiting, rejected, timed out),
+ * else its runtime status. */
+export function RunStatePill({ runtimeStatus, phase }: { runtimeStatus?: string | null; phase?: string | null }) {
+  return <StatusPill status={phase && PHASE_FIRST.has(phase) ? phase : runtimeStatus} />;
+}
+
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <div className="empty">

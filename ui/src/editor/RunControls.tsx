@@ -5,7 +5,7 @@ import { errorMessage } from "../api/client";
 import { runApi } from "../api/endpoints";
 import { useApp } from "../app/appStore";
 import type { JsonObject } from "../definition/types";
-import { ErrorBox, Modal, StatusPill } from "../components/ui";
+import { ErrorBox, Modal, RunStatePill } from "../components/ui";
 import { useRunStream } from "../runs/useRunStream";
 import { FunctionForm } from "./panels/FunctionForm";
 import { useEditor } from "./store/context";
@@ -109,8 +109,8 @@ export function RunBanner() {
   return (
     <div className="run-banner" role="region" aria-label="Live run" data-testid="run-banner">
       <div className="run-banner-main">
-        <StatusPill status={run.runtimeStatus} />
-        <span className="run-phase" data-testid="run-phase">
+        <RunStatePill runtimeStatus={run.runtimeStatus} phase={run.phase} />
+        <span className="sr-only" data-testid="run-phase">
           {run.phase.replace(/_/g, " ")}
         </span>
         <div className="progress" role="progressbar" aria-valuenow={run.progress} aria-valuemin={0} aria-valuemax={100} aria-label="Progress">

@@ -7,7 +7,7 @@ import type { RunSummary, WorkflowSummary } from "../api/types";
 import { useApp, useProject } from "../app/appStore";
 import { parseDefinitionText, slugify, starterDefinition } from "../definition/io";
 import type { WorkflowDefinition } from "../definition/types";
-import { Empty, ErrorBox, Modal, Spinner, StatusPill, formatTime } from "../components/ui";
+import { Empty, ErrorBox, Modal, RunStatePill, Spinner, StatusPill, formatTime } from "../components/ui";
 
 type Row = WorkflowSummary & { lastRun: RunSummary | null };
 
@@ -135,7 +135,7 @@ export function WorkflowsPage() {
                   <td>
                     {w.lastRun ? (
                       <Link to={`/runs/${w.lastRun.instanceId}`} className="row-inline">
-                        <StatusPill status={w.lastRun.runtimeStatus} />
+                        <RunStatePill runtimeStatus={w.lastRun.runtimeStatus} phase={w.lastRun.phase} />
                         <span className="muted small">{formatTime(w.lastRun.startedAt)}</span>
                       </Link>
                     ) : (

@@ -3,11 +3,11 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { errorMessage } from "../api/client";
-import { runApi } from "../api/endpoints";
+import { runApi, workflowApi } from "../api/endpoints";
 import type { RunStatus, Timeline, TimelineNode } from "../api/types";
 import { useApp } from "../app/appStore";
 import { JsonViewer } from "../components/JsonViewer";
-import { ErrorBox, Modal, Spinner, StatusPill, durationBetween, formatDuration, formatTime } from "../components/ui";
+import { ErrorBox, Modal, RunStatePill, Spinner, StatusPill, durationBetween, formatDuration, formatTime } from "../components/ui";
 import { JsonField } from "../editor/panels/common";
 import { useRunStream } from "./useRunStream";
 import { waterfall } from "./waterfall";
@@ -23,6 +23,11 @@ export function RunPage() {
   const [replaying, setReplaying] = useState(false);
   const [reason, setReason] = useState("");
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const [workflowName, setWorkflowName] = useState<string | null>(null);
+  const workflowId = status?.workflowId;
+  useEffect(() => {
+    if (workflowId) workflowApi.get(workflowId).then((w) => setWorkflowName(w.name)).catch(() => setWorkflowName(null));
+  }, [workflowId]);
 
   const refreshTimeline = useCallback(() => {
     if (!runId) return;
@@ -78,12 +83,12 @@ export function RunPage() {
             <Link to="/runs">Runs</Link> / <span className="mono">{runId}</span>
           </p>
           <h1 className="row-inline">
-            Run <StatusPill status={status?.runtimeStatus} />
-            {status?.phase && <span className="muted phase" data-testid="run-page-phase">{status.phase.replace(/_/g, " ")}</span>}
+            {workflowName ?? "Run"} <RunStatePill runtimeStatus={status?.runtimeStatus} phase={status?.phase} />
+            <span className="sr-only" data-testid="run-page-phase">{status?.phase?.replace(/_/g, " ")}</span>
           </h1>
           {status && (
             <p className="muted small">
-              Workflow <Link to={`/workflows/${status.workflowId}`}>{status.workflowId}</Link> · started {formatTime(status.startedAt)} ·{" "}
+              <Link to={`/workflows/${status.workflowId}`}>Open the workflow</Link> · started {formatTime(status.startedAt)} ·{" "}
               {formatDuration(durationBetween(status.startedAt, status.completedAt))}
               {status.message ? ` · ${status.message}` : ""}
             </p>

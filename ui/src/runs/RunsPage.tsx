@@ -5,7 +5,7 @@ import { errorMessage } from "../api/client";
 import { runApi, workflowApi, type RunFilters } from "../api/endpoints";
 import type { RunSummary, WorkflowSummary } from "../api/types";
 import { useProject } from "../app/appStore";
-import { Empty, ErrorBox, Spinner, StatusPill, durationBetween, formatDuration, formatTime } from "../components/ui";
+import { Empty, ErrorBox, RunStatePill, Spinner, durationBetween, formatDuration, formatTime } from "../components/ui";
 
 const STATUSES = ["RUNNING", "COMPLETED", "FAILED", "TERMINATED", "PENDING", "SUSPENDED"];
 const PHASES = ["pending", "running", "awaiting_approval", "completed", "failed", "rejected", "timed_out", "cancelled"];
@@ -138,7 +138,7 @@ export function RunsPage() {
                     <Link to={`/runs/${r.instanceId}`} className="mono small">{r.instanceId}</Link>
                   </td>
                   <td>{names.get(r.workflowId) ?? r.workflowId}</td>
-                  <td><StatusPill status={r.runtimeStatus} /></td>
+                  <td><RunStatePill runtimeStatus={r.runtimeStatus} phase={r.phase} /></td>
                   <td className="muted">{(r.phase ?? "").replace(/_/g, " ")}</td>
                   <td className="muted small">{formatTime(r.startedAt)}</td>
                   <td className="muted small">{formatDuration(durationBetween(r.startedAt, r.completedAt))}</td>
