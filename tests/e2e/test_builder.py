@@ -41,12 +41,65 @@ def test_register_create_project_build_and_save(page: Page) -> None:
         "Draft about {{trigger.topic}}"
     )
 
+    # Deploy makes the saved version active; stop ends that.
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator(".editor-title .pill")).to_have_text("deployed")
+    expect(page.get_by_text("active v2")).to_be_visible()
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.locator(".editor-title .pill")).to_have_text("stopped")
+
     # Version history lists both versions and diffs them.
     page.get_by_role("button", name="History").click()
     page.get_by_role("button", name=re.compile(r"^v2 ")).click()
     page.get_by_label(re.compile("Compare v2 with")).select_option("previous")
     expect(page.get_by_test_id("version-diff")).to_contain_text("+ node Render Template")
     shot(page, "04-version-history")
+    page.keyboard.press("Escape")
+
+    # Every change was audited (admins and owners read the log).
+    page.goto("/audit")
+    expect(page.locator("tbody")).to_contain_text("workflow.save")
+    expect(page.locator("tbody")).to_contain_text("workflow.deploy")
+    shot(page, "04b-audit-log")
+
+
+def test_register_a_function_and_store_a_credential(page: Page) -> None:
+    register(page)
+    create_project(page, "Integrations")
+    page.goto("/functions")
+    page.get_by_role("button", name="Register function").click()
+    dialog = page.get_by_role("dialog", name="Register a function")
+    dialog.get_by_label("Slug (plugin/name)").fill("acme/score-lead")
+    dialog.get_by_label("Name", exact=True).fill("Score lead")
+    dialog.get_by_label("Webhook URL").fill("https://hooks.example.com/score")
+    dialog.get_by_label("Input schema (JSON Schema)").fill(
+        '{"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}'
+    )
+    dialog.get_by_role("button", name="Register").click()
+    expect(page.get_by_text("Registered acme/score-lead")).to_be_visible()
+    page.get_by_role("button", name=re.compile("Score lead")).click()
+    expect(page.get_by_role("dialog")).to_contain_text('"email"')
+    shot(page, "13-function-registered")
+    page.keyboard.press("Escape")
+
+    # The new function is in the editor's palette with a form generated from its schema.
+    page.goto("/workflows")
+    new_workflow(page, "Scoring")
+    page.get_by_label("Search steps and functions").fill("score")
+    expect(page.get_by_test_id("palette-fn-system/log")).to_have_count(0)
+    node = drop(page, "palette-fn-acme/score-lead", 250, 470)
+    expect(page.locator(f'[id="cfg-{node}_email"]')).to_be_visible()
+
+    page.goto("/credentials")
+    page.get_by_label("Name", exact=True).fill("acme-prod")
+    page.get_by_label("Integration").fill("acme")
+    page.get_by_label("Key 1").fill("apiKey")
+    page.get_by_label("Value 1").fill("s3cr3t-value")
+    page.get_by_role("button", name="Store credential").click()
+    row = page.locator("tbody tr", has_text="acme-prod")
+    expect(row).to_contain_text("apiKey")
+    expect(page.locator("body")).not_to_contain_text("s3cr3t-value")
+    shot(page, "14-credentials")
 
 
 def test_connection_rules_refuse_cycles_and_edges_into_the_trigger(page: Page) -> None:

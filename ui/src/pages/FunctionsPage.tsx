@@ -123,10 +123,12 @@ function RegisterFunctionDialog({ onClose, onDone }: { onClose: () => void; onDo
     <Modal title="Register a function" onClose={onClose} wide>
       <form className="stack" onSubmit={submit}>
         <ErrorBox error={error} />
-        <fieldset className="fieldset row">
+        <fieldset className="fieldset">
           <legend>Runs as</legend>
-          <label className="check"><input type="radio" name="fn-kind" checked={kind === "http"} onChange={() => setKind("http")} /> HTTP webhook</label>
-          <label className="check"><input type="radio" name="fn-kind" checked={kind === "oci"} onChange={() => setKind("oci")} /> OCI container (Kubernetes Job)</label>
+          <div className="row">
+            <label className="check"><input type="radio" name="fn-kind" checked={kind === "http"} onChange={() => setKind("http")} /> HTTP webhook</label>
+            <label className="check"><input type="radio" name="fn-kind" checked={kind === "oci"} onChange={() => setKind("oci")} /> OCI container (Kubernetes Job)</label>
+          </div>
         </fieldset>
         <div className="grid-2">
           <div className="field">
