@@ -355,3 +355,65 @@ class TestHostileText:
             assert r.status_code in (201, 422), r.text
             if r.status_code == 201:
                 assert r.json()["name"] == expected
+
+
+class TestInternalDefinition:
+    """What the orchestrator reads for sub-workflow nodes."""
+
+    async def test_by_id_or_slug_active_latest_and_numbered(self, api: Api) -> None:
+        owner = await api.user()
+        t = await api.tenancy(owner)
+        wf = await api.workflow(owner, t.project)
+        internal = {"dapr-caller-app-id": "workflow-orchestrator"}
+        url = f"/api/v1/internal/workflows/{wf['id']}/definition"
+        not_deployed = await api.http.get(url, params={"projectId": t.project}, headers=internal)
+        assert (
+            not_deployed.status_code == 404
+            and "no deployed version" in not_deployed.json()["detail"]
+        )
+        latest = await api.http.get(
+            url, params={"projectId": t.project, "version": "latest"}, headers=internal
+        )
+        assert latest.status_code == 200
+        assert latest.json()["version"] == 1
+        assert latest.json()["definition"]["nodes"] == simple_definition()["nodes"]
+        assert (
+            await owner.post(f"/api/v1/workflows/{wf['id']}/deploy", json={"version": 1})
+        ).status_code == 200
+        by_slug = await api.http.get(
+            f"/api/v1/internal/workflows/{wf['slug']}/definition",
+            params={"projectId": t.project},
+            headers=internal,
+        )
+        assert by_slug.status_code == 200 and by_slug.json()["workflowId"] == wf["id"]
+        numbered = await api.http.get(
+            url, params={"projectId": t.project, "version": "1"}, headers=internal
+        )
+        assert numbered.json()["version"] == 1
+        missing = await api.http.get(
+            url, params={"projectId": t.project, "version": "7"}, headers=internal
+        )
+        assert missing.status_code == 404
+
+    async def test_only_platform_services_in_the_same_project(self, api: Api) -> None:
+        owner = await api.user()
+        t = await api.tenancy(owner)
+        other_owner = await api.user("other")
+        other = await api.tenancy(other_owner)
+        wf = await api.workflow(owner, t.project)
+        url = f"/api/v1/internal/workflows/{wf['id']}/definition"
+        params = {"projectId": t.project, "version": "latest"}
+        assert (await api.http.get(url, params=params)).status_code == 401
+        assert (await owner.get(url, params=params)).status_code == 401
+        foreign = await api.http.get(
+            url,
+            params={"projectId": other.project, "version": "latest"},
+            headers={"dapr-caller-app-id": "workflow-orchestrator"},
+        )
+        assert foreign.status_code == 404
+        bad = await api.http.get(
+            url,
+            params={"projectId": t.project, "version": "newest"},
+            headers={"dapr-caller-app-id": "workflow-orchestrator"},
+        )
+        assert bad.status_code == 422

@@ -16,9 +16,19 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from orchestrator.settings import Settings
+from service_kit import auth as service_auth
 from service_kit.problems import NotFound, Unauthorized
 
-Action = Literal["read", "run", "approve", "control"]
+Action = Literal["read", "run", "approve", "control", "purge"]
+
+ADMIN_API_ACTIONS: dict[str, str] = {
+    "read": "executions.read",
+    "run": "workflow.run",
+    "approve": "workflow.run",
+    "control": "workflow.run",
+    "purge": "workflow.delete",
+}
+"""How each run operation maps onto admin-api's permission matrix."""
 PrincipalKind = Literal["user", "api_key", "service", "dev"]
 
 
@@ -109,9 +119,46 @@ class Authenticator:
 def _role_allows(role: str | None, action: Action) -> bool:
     if action == "read":
         return role in ("viewer", "editor", "admin", "owner")
-    if action in ("run", "approve"):
+    if action in ("run", "approve", "control"):
         return role in ("editor", "admin", "owner")
     return role in ("admin", "owner")
+
+
+def admin_api_verifier(
+    kit: service_auth.Authenticator,
+) -> Callable[[str], Awaitable[Principal]]:
+    """Verify tokens the way every service does (``service_kit.auth``): JWTs offline
+    against admin-api's JWKS, API keys by introspection (both cached)."""
+
+    async def verify(token: str) -> Principal:
+        try:
+            found = await kit.authenticate(token)
+        except service_auth.AuthError as exc:
+            raise Unauthorized(str(exc)) from None
+        kind: PrincipalKind = "api_key" if found.kind == "api_key" else "user"
+        return Principal(
+            subject=found.sub,
+            kind=kind,
+            project_id=found.project_id,
+            role=found.roles[0] if found.roles else None,
+            token=token,
+        )
+
+    return verify
+
+
+def admin_api_project_access(client: service_auth.AuthorizationClient) -> ProjectAccess:
+    """Ask admin-api whether the caller's token may act in a project (cached briefly)."""
+
+    async def may(principal: Principal, project_id: str, action: Action) -> bool:
+        if principal.token is None:
+            return False
+        decision = await client.check(
+            principal.token, "project", project_id, ADMIN_API_ACTIONS[action]
+        )
+        return decision.allowed
+
+    return may
 
 
 async def _principal(request: Request) -> Principal:

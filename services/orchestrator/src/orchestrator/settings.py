@@ -50,8 +50,9 @@ class Settings(ServiceSettings):
         default=None, validation_alias=AliasChoices("APP_API_TOKEN", "app_api_token")
     )
     """When set, calls relayed by the sidecar must carry it (Dapr's app API token)."""
-    jwt_issuer: str = "wfb-admin-api"
-    jwt_audience: str = "wfb"
+    jwt_issuer: str = "admin-api"
+    jwt_audience: str = "workflow-builder"
+    jwt_algorithm: str = "EdDSA"
 
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("orchestrator")

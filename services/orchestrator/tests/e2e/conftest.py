@@ -79,8 +79,7 @@ class FakeFunctionRunner:
             await asyncio.sleep(float(inp.get("seconds", 0.5)))
         elif slug == "test/block":
             gate = self.gates[str(inp.get("gate", node))]
-            while not gate.is_set():  # noqa: ASYNC110 (a threading.Event set by the test)
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(gate.wait)
         elif slug == "test/fail":
             return {
                 "success": False,

@@ -49,6 +49,36 @@ class TestSeedApi:
         assert call["integrations"] == {"openai": {"apiKey": "sk-x"}}
         assert call["function_slug"] == "test/echo" and call["node_name"] == "Echo"
 
+    def test_start_can_wait_for_the_result(self, platform: Any, defs: Any) -> None:
+        quick = defs.chain(
+            "waited",
+            defs.node(T, "trigger"),
+            defs.node("a", "action", actionId="test/echo", v="{{trigger.v}}"),
+        )
+        slow = defs.chain(
+            "waited-slow",
+            defs.node(T, "trigger"),
+            defs.node("a", "action", actionId="test/sleep", seconds=3),
+        )
+        with platform.client() as client:
+            done = client.post(
+                "/api/v2/workflows",
+                params={"wait": 30},
+                json={"definition": quick, "triggerData": {"v": 5}},
+            )
+            pending = client.post(
+                "/api/v2/workflows", params={"wait": 0.5}, json={"definition": slow}
+            )
+            too_long = client.post(
+                "/api/v2/workflows", params={"wait": 600}, json={"definition": quick}
+            )
+        assert done.status_code == 200, done.text
+        body = done.json()
+        assert body["runtimeStatus"] == "COMPLETED" and body["result"]["data"]["input"] == {"v": 5}
+        assert pending.status_code == 202 and pending.json()["status"] == "started"
+        assert too_long.status_code == 422
+        platform.finished(pending.json()["instanceId"])
+
     def test_a_failed_run_is_failed_with_its_error(self, platform: Any, defs: Any) -> None:
         definition = defs.chain(
             "fails",

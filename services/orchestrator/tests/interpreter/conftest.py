@@ -34,6 +34,7 @@ class Functions:
 
     def execute(self, task: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(task)
+        self.records.extend(task.get("records", []))
         behaviour = self.behaviours.get(task["functionSlug"], lambda inp: {"echo": inp})
         data = behaviour(task["input"])
         return {"success": True, "data": data, "error": None, "duration_ms": 1}

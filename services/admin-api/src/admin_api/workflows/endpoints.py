@@ -1,12 +1,14 @@
 """Workflow routes: CRUD in a project, versions, diff, restore, deploy/stop, run now,
 import/export."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select
 
 from admin_api.audit.service import AuditDep
-from admin_api.deps import CurrentActor, SessionDep
+from admin_api.deps import CurrentActor, InternalCaller, SessionDep
 from admin_api.openapi import LIST_ERRORS, WRITE_ERRORS, errors
 from admin_api.pagination import Page, PageDep
 from admin_api.permissions import Action
@@ -426,4 +428,59 @@ async def export_workflow(
         service.export(chosen.definition, format),
         media_type=media,
         headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+class InternalDefinition(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    workflow_id: str = Field(alias="workflowId")
+    project_id: str = Field(alias="projectId")
+    version: int
+    definition: dict[str, Any]
+
+
+@router.get(
+    "/internal/workflows/{workflowRef}/definition",
+    response_model=InternalDefinition,
+    responses=errors(),
+    tags=["internal"],
+    summary="A saved workflow's definition for a sub-workflow node (Dapr callers only)",
+)
+async def internal_definition(
+    caller: InternalCaller,
+    session: SessionDep,
+    workflow_ref: Annotated[str, Path(alias="workflowRef", max_length=200)],
+    project_id: Annotated[str, Query(alias="projectId", max_length=64)],
+    version: Annotated[str, Query(pattern=r"^(active|latest|[1-9][0-9]{0,8})$")] = "active",
+) -> InternalDefinition:
+    """The orchestrator resolves ``sub-workflow`` nodes here. The reference is a workflow id
+    or its slug, always inside the calling run's project: another tenant's workflow is
+    404, exactly like one that does not exist."""
+    workflow = await session.scalar(
+        select(Workflow).where(
+            Workflow.project_id == project_id,
+            or_(Workflow.id == workflow_ref, Workflow.slug == workflow_ref),
+        )
+    )
+    if workflow is None:
+        raise NotFound(f"workflow {workflow_ref!r} was not found in this project")
+    if version == "active":
+        if workflow.active_version is None:
+            raise NotFound(
+                f"workflow {workflow_ref!r} has no deployed version; deploy it or ask for 'latest'"
+            )
+        number = workflow.active_version
+    elif version == "latest":
+        if not workflow.latest_version:
+            raise NotFound(f"workflow {workflow_ref!r} has no saved version yet")
+        number = workflow.latest_version
+    else:
+        number = int(version)
+    chosen = await service.version(session, workflow.id, number)
+    return InternalDefinition(
+        workflow_id=workflow.id,
+        project_id=workflow.project_id,
+        version=number,
+        definition=chosen.definition,
     )

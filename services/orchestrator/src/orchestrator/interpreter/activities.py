@@ -183,7 +183,7 @@ async def _run_action(
             **({"compensationOf": task.compensation_of} if task.compensation_of else {}),
         },
     )
-    attempt = await res.store.begin_attempt(task.instance_id, started)
+    attempt = await res.store.begin_attempt(task.instance_id, started, task.records)
     begun = time.perf_counter()
     try:
         result = await _call_function_runner(env, res, task, attempt)
@@ -387,9 +387,13 @@ async def load_definition(ctx: WorkflowActivityContext, payload: dict[str, Any])
     env = ActivityEnv.get()
     res = env.resources()
     url = f"/v1.0/invoke/{env.settings.admin_api_app_id}/method/api/v1/internal/workflows/{task.workflow_id}/definition"
-    params = {"version": str(task.version)}
-    if task.labels.get("projectId"):
-        params["projectId"] = task.labels["projectId"]
+    project = task.labels.get("projectId")
+    if not project:
+        raise NonRetryableError(
+            f"sub-workflow {task.workflow_id!r} is a saved workflow, so the run must belong to a "
+            "project (start it with labels.projectId), or give the node an inline 'definition'"
+        )
+    params = {"version": str(task.version), "projectId": project}
     try:
         response = await res.http.get(url, params=params, timeout=30)
     except httpx.HTTPError as exc:

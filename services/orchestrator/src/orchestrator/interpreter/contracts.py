@@ -101,6 +101,10 @@ class ActionTask(_Model):
     max_attempts: int = Field(default=1, alias="maxAttempts")
     compensation_of: str | None = Field(default=None, alias="compensationOf")
     trace_parent: str | None = Field(default=None, alias="traceParent")
+    records: list[EventRecord] = Field(default_factory=list)
+    """The workflow's own pending records (skips, conditions, ...), written first, in the
+    same transaction as ``node.started``: no separate activity, and the log keeps the
+    order in which things happened."""
 
 
 class PublishTask(_Model):

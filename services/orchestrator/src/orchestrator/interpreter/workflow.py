@@ -437,6 +437,7 @@ class Interpreter:
         request = self.action_task(
             node_id, self.key(node_id), typed.config.action_id, node_input, typed
         )
+        request.records, self.records = self.records, []
         task: Task[Any] = self.ctx.call_activity(
             c.ACT_EXECUTE, input=request.dump(), retry_policy=self.retry_policy(typed)
         )

@@ -205,13 +205,17 @@ class RecordStore:
             row = await session.get(ActivityResult, (instance_id, execution_key))
             return (row is not None, row.result if row is not None else None)
 
-    async def begin_attempt(self, instance_id: str, event: EventRecord) -> int:
-        """Record ``node.started`` for an activity execution and return its attempt number.
-
-        A redelivered execution (same ``eid``) keeps the attempt number it had."""
+    async def begin_attempt(
+        self, instance_id: str, event: EventRecord, prelude: Sequence[EventRecord] = ()
+    ) -> int:
+        """Record ``prelude`` then ``node.started`` for an activity execution, atomically, and
+        return its attempt number. A redelivered execution (same ``eid``) keeps the attempt
+        number it had."""
         assert event.node_key is not None
         async with self.sessions() as session, session.begin():
             await self._lock_run(session, instance_id)
+            if prelude:
+                await self._append(session, instance_id, prelude)
             node = await session.get(RunNode, (instance_id, event.node_key))
             attempts = node.attempts if node is not None else 0
             exists = (

@@ -4,10 +4,10 @@ rerun, replay and diff."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from opentelemetry import trace
 
 from orchestrator.auth import CurrentPrincipal
@@ -54,15 +54,24 @@ async def _check_size(request: Request) -> None:
     status_code=201,
     response_model=s.StartResponse,
     summary="Start a workflow run",
-    responses=problem_responses(
-        Unauthorized,
-        NotFound,
-        Conflict,
-        PayloadTooLarge,
-        Unprocessable,
-        TooManyRequests,
-        ServiceUnavailable,
+    description=(
+        "Seed 003's start call. With `?wait=<seconds>` (up to 60) the call also waits for the "
+        "run: it answers 200 with the run's status (and `result`, the last node's output) when "
+        "the run finished in time, or 202 with the start response when it is still going."
     ),
+    responses={
+        200: {"model": s.StatusResponse, "description": "finished within `wait`"},
+        202: {"model": s.StartResponse, "description": "still running after `wait`"},
+        **problem_responses(
+            Unauthorized,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            Unprocessable,
+            TooManyRequests,
+            ServiceUnavailable,
+        ),
+    },
 )
 async def start_workflow(
     request: Request,
@@ -70,14 +79,28 @@ async def start_workflow(
     principal: CurrentPrincipal,
     body: s.StartRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> s.StartResponse:
+    wait: Annotated[
+        float | None, Query(ge=0, le=60, description="seconds to wait for the run")
+    ] = None,
+) -> Any:
     await _check_size(request)
-    started, replayed = await _service(request).start(
+    service = _service(request)
+    started, replayed = await service.start(
         principal, body, idempotency_key=idempotency_key, trace_parent=_trace_parent()
     )
+    headers = {"Location": f"/api/v2/workflows/{started.instance_id}/status"}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v2/workflows/{started.instance_id}/status"
+        headers["Idempotent-Replayed"] = "true"
+    if wait:
+        finished = await service.wait_for_completion(principal, started.instance_id, wait)
+        if finished is not None:
+            return JSONResponse(
+                finished.model_dump(mode="json", by_alias=True), status_code=200, headers=headers
+            )
+        return JSONResponse(
+            started.model_dump(mode="json", by_alias=True), status_code=202, headers=headers
+        )
+    response.headers.update(headers)
     return started
 
 

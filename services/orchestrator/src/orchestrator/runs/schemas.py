@@ -54,6 +54,8 @@ class StatusResponse(_Response):
     current_node_ids: list[str] = Field(default_factory=list, alias="currentNodeIds")
     pending_approval: PendingApproval | None = Field(default=None, alias="pendingApproval")
     outputs: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    """The output of the workflow's last node (a map by node id when it ends in several)."""
     error: str | None = None
     started_at: datetime | None = Field(default=None, alias="startedAt")
     completed_at: datetime | None = Field(default=None, alias="completedAt")

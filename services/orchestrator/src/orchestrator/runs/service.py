@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import logging
+import math
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jsonschema
 from dapr.ext.workflow import WorkflowState
 from dapr.ext.workflow.aio import DaprWorkflowClient
@@ -39,6 +43,7 @@ from workflow_core.model import WorkflowDefinition
 from workflow_core.nodes import ApprovalNode, ApprovalResponse, parse_node
 from workflow_core.validation import validate_document
 
+_log = logging.getLogger("orchestrator.runs")
 ACTIVE_STATUSES = ("PENDING", "RUNNING", "SUSPENDED")
 
 
@@ -64,7 +69,9 @@ class RunService:
         client: DaprWorkflowClient,
         secrets_box: SecretsBox,
         authenticator: Authenticator,
+        admin_http: httpx.AsyncClient | None = None,
     ) -> None:
+        self.admin_http = admin_http
         self.settings = settings
         self.sessions = sessions
         self.store = store
@@ -320,6 +327,29 @@ class RunService:
         state = await self.workflow_state(instance_id)
         if state is None:
             return await self._status_from_records(run)
+        return await self._status_from_state(run, state)
+
+    async def wait_for_completion(
+        self, principal: Principal, instance_id: str, seconds: float
+    ) -> s.StatusResponse | None:
+        """The run's status once it finished, or ``None`` if it is still going after
+        ``seconds`` (a long poll on the workflow engine, not a polling loop)."""
+        run = await self.get_run(principal, instance_id)
+        try:
+            state = await asyncio.wait_for(
+                self.client.wait_for_workflow_completion(
+                    instance_id, fetch_payloads=True, timeout_in_seconds=math.ceil(seconds) + 1
+                ),
+                seconds,
+            )
+        except TimeoutError:
+            return None
+        if state is None:
+            return None
+        return await self._status_from_state(run, state)
+
+    async def _status_from_state(self, run: Run, state: WorkflowState) -> s.StatusResponse:
+        instance_id = run.instance_id
         runtime = state.runtime_status.name
         custom = _json(state.serialized_custom_status) or {}
         output = _json(state.serialized_output)
@@ -358,6 +388,7 @@ class RunService:
             current_node_ids=current,
             pending_approval=s.PendingApproval.model_validate(pending) if pending else None,
             outputs=redact(outputs),
+            result=redact(output.get("result")) if isinstance(output, dict) else None,
             error=failure if runtime == "FAILED" else None,
             started_at=_aware(state.created_at),
             completed_at=_aware(state.last_updated_at) if runtime in TERMINAL_STATUSES else None,
@@ -452,6 +483,7 @@ class RunService:
     ) -> s.AcceptedResponse:
         run, _state = await self._require_active(principal, instance_id, "approve")
         data = request.event_data
+        answered: dict[str, Any] | None = None
         for gate in self.approval_gates(run).values():
             if gate.event_name.lower() == request.event_name.lower():
                 try:
@@ -467,7 +499,14 @@ class RunService:
                     ) from None
                 data = response.model_dump(by_alias=True, exclude_none=True)
                 data.setdefault("respondedBy", principal.subject)
+                answered = {
+                    "nodeId": gate.id,
+                    "approved": response.approved,
+                    "reason": response.reason,
+                }
         await self.client.raise_workflow_event(instance_id, request.event_name, data=data)
+        if answered is not None:
+            await self._audit_in_admin_api(principal, run, "execution.approval", answered)
         await self._audit(
             instance_id, "event.raised", eventName=request.event_name, by=principal.subject
         )
@@ -500,6 +539,12 @@ class RunService:
             approved=request.approved,
             by=principal.subject,
         )
+        await self._audit_in_admin_api(
+            principal,
+            run,
+            "execution.approval",
+            {"nodeId": node_id, "approved": request.approved, "reason": request.reason},
+        )
         return s.AcceptedResponse(
             instance_id=instance_id, status="approved" if request.approved else "rejected"
         )
@@ -510,7 +555,7 @@ class RunService:
         return row.status if row else None
 
     async def terminate(self, principal: Principal, instance_id: str) -> s.AcceptedResponse:
-        await self._require_active(principal, instance_id, "control")
+        run, _state = await self._require_active(principal, instance_id, "control")
         await self.client.terminate_workflow(instance_id, recursive=True)
         await self._audit(
             instance_id,
@@ -518,6 +563,7 @@ class RunService:
             reason=f"terminated by {principal.subject}",
             by=principal.subject,
         )
+        await self._audit_in_admin_api(principal, run, "execution.terminate", {})
         return s.AcceptedResponse(instance_id=instance_id, status="terminated")
 
     async def pause(self, principal: Principal, instance_id: str) -> s.AcceptedResponse:
@@ -537,7 +583,7 @@ class RunService:
         return s.AcceptedResponse(instance_id=instance_id, status="resumed")
 
     async def purge(self, principal: Principal, instance_id: str, force: bool) -> None:
-        run = await self.get_run(principal, instance_id, "control")
+        run = await self.get_run(principal, instance_id, "purge")
         state = await self.workflow_state(instance_id)
         if state is not None and state.runtime_status.name not in TERMINAL_STATUSES:
             if not force:
@@ -559,6 +605,41 @@ class RunService:
             )
         for child in [*children, instance_id]:
             await self.store.delete_run(child)
+
+    async def _audit_in_admin_api(
+        self, principal: Principal, run: Run, action: str, detail: dict[str, Any]
+    ) -> None:
+        """Approvals and stops also go to admin-api's audit log (best effort: the run's own
+        records keep them either way)."""
+        if self.admin_http is None or principal.kind == "dev":
+            return
+        labels = dict(run.labels or {})
+        event: dict[str, Any] = {
+            "action": action,
+            "actorKind": "api_key" if principal.kind == "api_key" else principal.kind,
+            "actorLabel": principal.subject[:320],
+            "resourceType": "execution",
+            "detail": {"instanceId": run.instance_id, "workflowId": run.workflow_id, **detail},
+        }
+        if principal.kind in ("user", "api_key") and len(principal.subject) <= 64:
+            event["actorId"] = principal.subject
+        if len(run.instance_id) <= 64:
+            event["resourceId"] = run.instance_id
+        if labels.get("companyId"):
+            event["tenant"] = {
+                k: labels[k] for k in ("companyId", "organizationId", "projectId") if labels.get(k)
+            }
+        try:
+            response = await self.admin_http.post("/api/v1/internal/audit-events", json=event)
+        except httpx.HTTPError as exc:
+            _log.warning("could not send an audit event to admin-api: %s", exc)
+            return
+        if response.status_code >= 300:
+            _log.warning(
+                "admin-api refused an audit event (%s): %s",
+                response.status_code,
+                response.text[:300],
+            )
 
     async def _audit(self, instance_id: str, kind: str, **data: Any) -> None:
         event = c.EventRecord(
