@@ -376,10 +376,16 @@ class RunnerState:
     functions: list[dict[str, Any]] = field(default_factory=list)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     calls: int = 0
+    authorization: list[str | None] = field(default_factory=list)
 
 
 def fake_function_runner(state: RunnerState) -> FastAPI:
     app = FastAPI()
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Any) -> Response:
+        state.authorization.append(request.headers.get("authorization"))
+        return await call_next(request)  # type: ignore[no-any-return]
 
     @app.get("/functions")
     async def functions(limit: int = 100, cursor: str | None = None) -> Response:

@@ -98,15 +98,16 @@ class TestRun:
         assert r.status_code == 502 and r.headers["content-type"] == "application/problem+json"
 
 
-class TestServiceIdentity:
-    async def test_the_orchestrator_is_called_as_the_builder_not_as_the_user(
+class TestOrchestratorIdentity:
+    async def test_the_orchestrator_is_called_with_the_users_token(
         self, platform: Platform
     ) -> None:
         await platform.login()
         platform.add_workflow("wf1")
         assert (await start(platform)).status_code == 201
+        token = platform.client.cookies.get("wfb_session")
         assert platform.orchestrator.callers
-        assert all(c == ("builder-bff", None) for c in platform.orchestrator.callers)
+        assert all(c == ("builder-bff", f"Bearer {token}") for c in platform.orchestrator.callers)
 
     async def test_an_orchestrator_401_is_a_502_and_keeps_the_session(
         self, platform: Platform
@@ -116,9 +117,17 @@ class TestServiceIdentity:
         platform.orchestrator.fail_with = 401
         r = await start(platform)
         assert r.status_code == 502
-        assert "service credentials" in r.json()["detail"]
+        assert "token verification" in r.json()["detail"]
+        assert platform.admin.refresh_calls == 1  # one renewal was tried first
         assert not any("Max-Age=0" in c for c in r.headers.get_list("set-cookie"))
+        platform.orchestrator.fail_with = None
         assert (await platform.client.get("/api/tenants")).status_code == 200
+
+    async def test_function_runner_is_called_as_the_builder(self, platform: Platform) -> None:
+        await platform.login()
+        assert (await platform.client.get("/api/functions")).status_code == 200
+        assert platform.runner.authorization
+        assert set(platform.runner.authorization) == {None}  # never the user's token
 
 
 class TestRunAccess:

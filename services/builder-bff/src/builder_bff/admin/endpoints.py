@@ -60,7 +60,7 @@ async def tenants(session: SessionDep) -> dict[str, Any]:
 
 async def last_run(session: Session, workflow_id: str) -> dict[str, Any] | None:
     try:
-        body = await session.service_json(
+        body = await session.as_user_json(
             session.state.settings.orchestrator_app_id,
             "GET",
             "/api/v2/workflows",

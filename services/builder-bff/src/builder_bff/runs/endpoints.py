@@ -98,7 +98,7 @@ async def list_runs(
         "limit": limit,
         "cursor": cursor,
     }
-    response = await session.service(orchestrator(session), "GET", V2, params=params)
+    response = await session.as_user(orchestrator(session), "GET", V2, params=params)
     return passthrough(response, orchestrator(session))
 
 
@@ -110,7 +110,7 @@ async def diff_runs(
 ) -> Response:
     await authorize_run(session, left, READ, "compare runs")
     await authorize_run(session, right, READ, "compare runs")
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session),
         "GET",
         "/api/v2/executions/diff",
@@ -131,7 +131,7 @@ async def run_status(instance_id: str, session: SessionDep) -> dict[str, Any]:
 )
 async def run_timeline(instance_id: str, session: SessionDep) -> Response:
     await authorize_run(session, instance_id, READ, "see runs")
-    response = await session.service(orchestrator(session), "GET", f"{V2}/{instance_id}/timeline")
+    response = await session.as_user(orchestrator(session), "GET", f"{V2}/{instance_id}/timeline")
     return passthrough(response, orchestrator(session))
 
 
@@ -151,6 +151,7 @@ async def run_events(
     upstream = await session.state.invoker.stream(
         orchestrator(session),
         f"{V2}/{instance_id}/stream",
+        token=await session.token(),
         headers={"Last-Event-ID": resume} if resume else None,
     )
     return StreamingResponse(
@@ -169,7 +170,7 @@ async def answer_approval(
     instance_id: str, node_id: str, body: ApprovalAnswer, session: SessionDep
 ) -> Response:
     await authorize_run(session, instance_id, STEER, "answer approvals")
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session),
         "POST",
         f"{V2}/{instance_id}/approvals/{node_id}",
@@ -183,7 +184,7 @@ async def answer_approval(
 )
 async def raise_event(instance_id: str, body: RaiseEvent, session: SessionDep) -> Response:
     await authorize_run(session, instance_id, STEER, "send events to runs")
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session),
         "POST",
         f"{V2}/{instance_id}/events",
@@ -200,7 +201,7 @@ async def raise_event(instance_id: str, body: RaiseEvent, session: SessionDep) -
 )
 async def rerun(instance_id: str, body: RerunRequest, session: SessionDep) -> Response:
     await authorize_run(session, instance_id, STEER, "rerun runs")
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session),
         "POST",
         f"{V2}/{instance_id}/rerun",
@@ -218,7 +219,7 @@ async def rerun(instance_id: str, body: RerunRequest, session: SessionDep) -> Re
 async def replay(instance_id: str, body: ReplayRequest, session: SessionDep) -> Response:
     await authorize_run(session, instance_id, STEER, "replay runs")
     payload = {"triggerData": body.trigger_data} if body.trigger_data is not None else {}
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session), "POST", f"{V2}/{instance_id}/replay", json_body=payload
     )
     return passthrough(response, orchestrator(session))
@@ -231,7 +232,7 @@ async def control(
     instance_id: str, action: Literal["terminate", "pause", "resume"], session: SessionDep
 ) -> Response:
     await authorize_run(session, instance_id, STEER, f"{action} runs")
-    response = await session.service(
+    response = await session.as_user(
         orchestrator(session), "POST", f"{V2}/{instance_id}/{action}", json_body={}
     )
     return passthrough(response, orchestrator(session))
@@ -245,5 +246,5 @@ async def control(
 )
 async def purge(instance_id: str, session: SessionDep) -> Response:
     await authorize_run(session, instance_id, PURGE, "purge runs")
-    response = await session.service(orchestrator(session), "DELETE", f"{V2}/{instance_id}")
+    response = await session.as_user(orchestrator(session), "DELETE", f"{V2}/{instance_id}")
     return passthrough(response, orchestrator(session))

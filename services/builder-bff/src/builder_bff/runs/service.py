@@ -61,7 +61,7 @@ async def start_run(
         "version": str(chosen),
         "startedBy": str(user.get("id") or user.get("email") or ""),
     }
-    started = await session.service_json(
+    started = await session.as_user_json(
         orchestrator(session),
         "POST",
         V2,
@@ -80,7 +80,7 @@ async def authorize_run(
     """The run's status, once the caller may perform ``action`` in the run's project.
 
     A run the caller cannot see is a 404, exactly like an id that does not exist."""
-    status = await session.service_json(orchestrator(session), "GET", f"{V2}/{instance_id}/status")
+    status = await session.as_user_json(orchestrator(session), "GET", f"{V2}/{instance_id}/status")
     if not isinstance(status, dict):
         raise NotFound(f"run {instance_id} not found")
     labels = status.get("labels")

@@ -135,6 +135,35 @@ class Session:
             return None
         return response.json()
 
+    async def as_user(self, app_id: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Send to a service that verifies the caller itself (the orchestrator), with the
+        user's token, after the BFF authorized the caller: defence in depth, and the user
+        (not the BFF) is who approved or stopped a run. A 401 after one renewal means that
+        service rejects tokens admin-api just accepted: a 502, not a logout."""
+        headers = {**client_headers(self.request), **kw.pop("headers", {})}
+        response = await self.state.invoker.request(
+            app_id, method, path, token=await self.token(), headers=headers, **kw
+        )
+        if response.status_code == 401 and not self._refreshed and self.refresh_token:
+            # renew() raises Unauthorized (and clears the cookies) if the session has ended
+            response = await self.state.invoker.request(
+                app_id, method, path, token=await self.renew(), headers=headers, **kw
+            )
+        if response.status_code == 401:
+            raise BadGateway(
+                f"{app_id} refused a session admin-api accepts; check its token verification"
+            )
+        if response.status_code == 403:
+            raise BadGateway(f"{app_id} refused an action admin-api allows (HTTP 403)")
+        return response
+
+    async def as_user_json(self, app_id: str, method: str, path: str, **kw: Any) -> Any:
+        response = await self.as_user(app_id, method, path, **kw)
+        raise_for_problem(app_id, response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
     async def service(self, app_id: str, method: str, path: str, **kw: Any) -> httpx.Response:
         """Send as the builder itself (Dapr service identity, no user token): for services
         the BFF has already authorized the caller for (orchestrator, function-runner).
