@@ -71,10 +71,19 @@ def write_components(directory: Path) -> Path:
     return directory
 
 
+def unique_port(taken: set[int]) -> int:
+    """A free port not handed out before in this run file (the OS may repeat one)."""
+    while (port := free_port()) in taken:
+        pass
+    taken.add(port)
+    return port
+
+
 def write_run_file(directory: Path) -> tuple[Path, dict[str, int]]:
     """A copy of the repository's dapr.yaml with free ports and absolute paths."""
     spec = yaml.safe_load((ROOT / "dapr.yaml").read_text())
     ports: dict[str, int] = {}
+    taken: set[int] = set()
     common = spec.setdefault("common", {})
     resources = (ROOT / common.get("resourcesPath", "components")).resolve()
     if not resources.is_dir():
@@ -90,7 +99,7 @@ def write_run_file(directory: Path) -> tuple[Path, dict[str, int]]:
         app["appDirPath"] = str((ROOT / app.get("appDirPath", ".")).resolve())
         for key in ("appPort", "daprHTTPPort", "daprGRPCPort"):
             if key in app:
-                app[key] = free_port()
+                app[key] = unique_port(taken)
         ports[app_id] = app["appPort"]
         env = app.setdefault("env", {})
         if app_id == "builder-bff":

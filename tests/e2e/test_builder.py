@@ -28,6 +28,7 @@ def test_register_create_project_build_and_save(page: Page) -> None:
     register(page)
     shot(page, "01-after-register")
     create_project(page, "Launch")
+    expect(page.get_by_text("No workflows yet")).to_be_visible()
     shot(page, "02-workflows-empty")
     ids = build_review_workflow(page, "Content review")
     shot(page, "03-editor-built")
@@ -219,6 +220,12 @@ def test_run_approve_watch_live_and_inspect_outputs(page: Page, needs_orchestrat
     expect(page.locator("tr.differs")).not_to_have_count(0)
     expect(page.get_by_text("Draft about the sequel").first).to_be_visible()
     shot(page, "11-run-compare")
+
+    # The workflow list shows the last run.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workflows").click()
+    row = page.locator("tbody tr", has_text="Approve me")
+    expect(row.locator(".pill-completed")).to_be_visible()
+    shot(page, "11b-workflows-last-run")
 
 
 def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator: None) -> None:

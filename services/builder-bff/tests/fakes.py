@@ -301,6 +301,11 @@ def fake_orchestrator(state: OrchestratorState) -> FastAPI:
 
     @app.get("/api/v2/workflows")
     async def list_runs(request: Request) -> Any:
+        labels = request.query_params.getlist("label")
+        if request.headers.get("authorization") and not any(
+            lb.startswith("projectId:") for lb in labels
+        ):
+            return problem(400, "filter by project: add label=projectId:<id>")
         items = list(state.runs.values())
         for key, value in request.query_params.multi_items():
             if key == "label":

@@ -130,6 +130,10 @@ export interface TimelineNode {
   output?: unknown;
   error?: unknown;
   compensation?: unknown;
+  /** Why a node was skipped, or the branch a condition/approval took. */
+  reason?: string | null;
+  route?: string | null;
+  attemptErrors?: unknown[];
 }
 
 export interface Timeline {

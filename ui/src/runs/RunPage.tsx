@@ -159,7 +159,7 @@ export function RunPage() {
                     </span>
                     <span className="wf-track" aria-hidden="true">
                       {node.status === "skipped" ? (
-                        <span className="wf-skipped">skipped</span>
+                        <span className="wf-skipped">{node.reason ? `skipped: ${node.reason}` : "skipped"}</span>
                       ) : (
                         width > 0 && <span className={`wf-bar bar-${node.status}`} style={{ left: `${left * 100}%`, width: `${width * 100}%` }} />
                       )}
@@ -211,6 +211,8 @@ function NodeDetail({ node, onRerun }: { node: TimelineNode; onRerun: () => void
         <dt>Started</dt><dd>{formatTime(node.startedAt)}</dd>
         <dt>Finished</dt><dd>{formatTime(node.completedAt)}</dd>
         <dt>Attempts</dt><dd>{node.attempts ?? "—"}</dd>
+        {node.route && (<><dt>Route</dt><dd>{node.route}</dd></>)}
+        {node.reason && (<><dt>Reason</dt><dd>{node.reason}</dd></>)}
       </dl>
       <h3>Input</h3>
       <JsonViewer value={node.input} label="Input" />
@@ -220,6 +222,12 @@ function NodeDetail({ node, onRerun }: { node: TimelineNode; onRerun: () => void
         <>
           <h3>Error</h3>
           <JsonViewer value={node.error} label="Error" />
+        </>
+      )}
+      {(node.attemptErrors?.length ?? 0) > 0 && (
+        <>
+          <h3>Failed attempts</h3>
+          <JsonViewer value={node.attemptErrors} label="Failed attempts" />
         </>
       )}
       {node.compensation != null && (

@@ -32,7 +32,7 @@ class TestWorkflows:
             "instanceId": "r1",
             "workflowId": "wf1",
             "runtimeStatus": "COMPLETED",
-            "labels": {},
+            "labels": {"projectId": "p1"},
         }
         items = (await platform.client.get("/api/projects/p1/workflows")).json()["items"]
         assert {w["id"]: (w["status"], (w["lastRun"] or {}).get("instanceId")) for w in items} == {

@@ -58,13 +58,13 @@ async def tenants(session: SessionDep) -> dict[str, Any]:
     return {"companies": await tenant_tree(session)}
 
 
-async def last_run(session: Session, workflow_id: str) -> dict[str, Any] | None:
+async def last_run(session: Session, project_id: str, workflow_id: str) -> dict[str, Any] | None:
     try:
         body = await session.as_user_json(
             session.state.settings.orchestrator_app_id,
             "GET",
             "/api/v2/workflows",
-            params={"workflowId": workflow_id, "limit": 1},
+            params={"label": f"projectId:{project_id}", "workflowId": workflow_id, "limit": 1},
         )
     except (ProblemError, UpstreamProblem):
         return None  # runs are extra information here: the list still shows
@@ -83,7 +83,9 @@ async def project_workflows(project_id: str, session: SessionDep) -> dict[str, A
         "GET", f"{V1}/projects/{project_id}/workflows", params={"limit": 200}
     )
     workflows = items_of(body)
-    runs = await asyncio.gather(*(last_run(session, str(w.get("id"))) for w in workflows))
+    runs = await asyncio.gather(
+        *(last_run(session, project_id, str(w.get("id"))) for w in workflows)
+    )
     return {"items": [{**w, "lastRun": run} for w, run in zip(workflows, runs, strict=True)]}
 
 
