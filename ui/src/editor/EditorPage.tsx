@@ -3,6 +3,7 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { errorMessage } from "../api/client";
+import { loadWorkflow } from "../api/prefetch";
 import { catalogApi, runApi, workflowApi } from "../api/endpoints";
 import type { WorkflowSummary } from "../api/types";
 import { useApp } from "../app/appStore";
@@ -27,8 +28,7 @@ export function EditorPage() {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (!workflowId) return;
-    workflowApi
-      .load(workflowId)
+    loadWorkflow(workflowId)
       .then((wf) => {
         if (!wf) return;
         performance.mark("wfb:workflow-loaded");
