@@ -96,6 +96,10 @@ format: ## apply ruff formatting and autofixes
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+.PHONY: bench-platform
+bench-platform: install ## orchestrator v2 API end to end: n8n-shape runs/s, 10-node chain overhead, start latency
+	$(UV) run --frozen python bench/platform/run.py $(BENCH_ARGS)
+
 .PHONY: bench-function-runner
 bench-function-runner: ## /execute of a trivial builtin: requests/s and p99 at concurrency 32
 	$(UV) run --frozen python bench/function_runner/execute_bench.py

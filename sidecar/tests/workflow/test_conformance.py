@@ -455,6 +455,17 @@ class TestScheduledStart:
         first_turn = history[0].timestamp
         assert first_turn >= start_at.replace(tzinfo=None) - timedelta(milliseconds=5)
 
+    def test_wait_for_start_blocks_until_the_start_time(
+        self, client: Client, new_id: NewId
+    ) -> None:
+        iid = new_id()
+        start_at = datetime.now(UTC) + timedelta(seconds=1)
+        client.schedule_new_workflow("wait_event", input="go", instance_id=iid, start_at=start_at)
+        state = client.wait_for_workflow_start(iid, timeout_in_seconds=10)
+        assert state is not None and state.runtime_status == WorkflowStatus.RUNNING
+        assert datetime.now(UTC) >= start_at
+        client.terminate_workflow(iid)
+
     def test_scheduled_run_can_be_terminated_before_it_starts(
         self, client: Client, new_id: NewId
     ) -> None:

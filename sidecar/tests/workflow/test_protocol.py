@@ -300,6 +300,22 @@ class TestTurns:
         assert [e.eventRaised.name for e in second.workflowRequest.newEvents[1:]] == ["e1", "e2"]
         assert len(second.workflowRequest.pastEvents) == 2
 
+    def test_complete_workflow_task_is_an_alias(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        w = open_worker(backend, workers)
+        start(stub, "alias")
+        item = w.next()
+        stub.CompleteWorkflowTask(
+            pb.WorkflowResponse(
+                instanceId="alias", actions=[schedule(1)], completionToken=item.completionToken
+            )
+        )
+        assert kinds(history(stub, "alias"))[-1] == "taskScheduled"
+
     def test_stale_and_duplicate_completions_are_dropped(
         self,
         backend: BackendThread,
@@ -324,6 +340,46 @@ class TestTurns:
         turn = w.next()
         assert kinds(list(turn.workflowRequest.newEvents)).count("taskCompleted") == 1
         assert w.nothing_for(0.3)
+
+
+class TestSuspension:
+    def test_a_suspension_starts_its_own_turn(
+        self,
+        backend: BackendThread,
+        stub: pb_grpc.TaskHubSidecarServiceStub,
+        workers: list[RawWorker],
+    ) -> None:
+        # Work caused by events before a suspension in the same turn would be recorded
+        # after it, where the SDK's replay buffers it and schedules it a second time.
+        w = open_worker(backend, workers)
+        start(stub, "sus")
+        complete(stub, w.next(), schedule(1))
+        activity = w.next()
+        stub.RaiseEvent(pb.RaiseEventRequest(instanceId="sus", name="busy"))
+        busy = w.next()  # the instance is now in flight...
+        stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId="sus", taskId=1, completionToken=activity.completionToken
+            )
+        )
+        stub.SuspendInstance(pb.SuspendRequest(instanceId="sus"))
+        complete(stub, busy)  # ...so the result and the suspension queue up together
+        result_turn = w.next()
+        assert kinds(list(result_turn.workflowRequest.newEvents)) == [
+            "workflowStarted",
+            "taskCompleted",
+        ]
+        complete(stub, result_turn, schedule(2))
+        suspended_turn = w.next(pings=False)
+        while suspended_turn.HasField("activityRequest"):
+            suspended_turn = w.next()
+        assert kinds(list(suspended_turn.workflowRequest.newEvents)) == [
+            "workflowStarted",
+            "executionSuspended",
+        ]
+        complete(stub, suspended_turn)
+        events = kinds(history(stub, "sus"))
+        assert events.index("executionSuspended") > events.index("taskScheduled", 3)
 
 
 class TestContinueAsNew:
@@ -451,6 +507,31 @@ class TestChildren:
         assert "kid2" in failed.failureDetails.errorMessage
 
 
+class TestFlowControl:
+    def test_a_stream_gets_at_most_its_share_of_turns(self, tmp_path: Path) -> None:
+        b = BackendThread(tmp_path / "cap.db", max_turns_per_stream=2).start()
+        channel = grpc.insecure_channel(b.address)
+        s = pb_grpc.TaskHubSidecarServiceStub(channel)
+        w = RawWorker(b.address)
+        try:
+            time.sleep(0.1)
+            for n in range(5):
+                start(s, f"cap{n}")
+            first, second = w.next(), w.next()
+            assert w.nothing_for(0.5)  # the other three wait in the backend
+            complete(s, first)
+            third = w.next()
+            assert third.workflowRequest.instanceId not in {
+                first.workflowRequest.instanceId,
+                second.workflowRequest.instanceId,
+            }
+            assert w.nothing_for(0.3)
+        finally:
+            w.close()
+            channel.close()
+            b.stop()
+
+
 class TestRedelivery:
     def test_closed_stream_work_is_dispatched_again(
         self,
@@ -560,6 +641,26 @@ class TestControl:
         stub.TerminateInstance(pb.TerminateRequest(instanceId="no-worker"))
         assert time.monotonic() - started < 2
         assert status(stub, "no-worker") == pb.ORCHESTRATION_STATUS_TERMINATED
+
+    def test_purge_by_filter_removes_only_finished_runs_unless_forced(
+        self, stub: pb_grpc.TaskHubSidecarServiceStub
+    ) -> None:
+        for iid in ("f1", "f2", "f3"):
+            start(stub, iid)
+        for iid in ("f1", "f2"):
+            stub.TerminateInstance(pb.TerminateRequest(instanceId=iid))
+        everything = pb.PurgeInstanceFilter(createdTimeFrom=us_to_ts(0))
+        res = stub.PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=everything))
+        assert res.deletedInstanceCount == 2 and res.isComplete.value
+        assert status(stub, "f3") == pb.ORCHESTRATION_STATUS_PENDING
+        pending_only = pb.PurgeInstanceFilter(runtimeStatus=[pb.ORCHESTRATION_STATUS_PENDING])
+        res = stub.PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=pending_only))
+        assert res.deletedInstanceCount == 0
+        res = stub.PurgeInstances(
+            pb.PurgeInstancesRequest(purgeInstanceFilter=pending_only, force=True)
+        )
+        assert res.deletedInstanceCount == 1
+        assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="f3")).exists
 
     def test_metrics_count_work(
         self,

@@ -194,6 +194,20 @@ class TestInstances:
         kinds = [e.WhichOneof("eventType") for e in turn.new_events]
         assert kinds == ["workflowStarted", "executionStarted"]
 
+    async def test_task_ids_are_never_reused(self, store: Store) -> None:
+        # The scheduler tracks running activities by task id; a reused id could let a
+        # late result of one activity cancel or complete another.
+        def add_and_remove(conn: sqlite3.Connection) -> int:
+            tx = Tx(conn, now_us())
+            tx.add_task("app", ("app", "i"), "e", 1, "x", pb.ActivityRequest(name="a"))
+            row_id = tx.effects.activities[0].row_id
+            conn.execute("DELETE FROM tasks WHERE id = ?", (row_id,))
+            return row_id
+
+        first = await store.write(add_and_remove)
+        second = await store.write(add_and_remove)
+        assert second > first
+
     async def test_list_pages_are_ordered_and_complete(self, store: Store) -> None:
         for n in range(7):
             await start(store, f"id-{n}")

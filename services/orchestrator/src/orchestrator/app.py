@@ -79,7 +79,7 @@ def create_app(
         app.state.runs = RunService(
             settings=settings,
             sessions=sessions,
-            store=RecordStore(sessions, notifier),
+            store=RecordStore(engine, notifier),
             client=client,
             secrets_box=secrets_box,
             authenticator=auth,

@@ -287,6 +287,22 @@ class Platform:
             timeout,
         )
 
+    def events(self, instance_id: str, last_event_id: int | None = None) -> list[dict[str, Any]]:
+        """The run's SSE stream read to its end (the run's final event)."""
+        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        events: list[dict[str, Any]] = []
+        with (
+            self.client() as client,
+            client.stream(
+                "GET", f"/api/v2/workflows/{instance_id}/stream", headers=headers, timeout=90
+            ) as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+        return events
+
     def timeline(self, instance_id: str) -> dict[str, Any]:
         with self.client() as client:
             response = client.get(f"/api/v2/workflows/{instance_id}/timeline")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -538,7 +537,7 @@ class TestListStreamIdempotency:
             defs.node("b", "action", actionId="test/echo"),
         )
         instance = platform.start_run(definition, {})
-        events = read_stream(platform, instance)
+        events = platform.events(instance)
         types = [e["type"] for e in events]
         assert types[0] == "run.scheduled" and types[-1] == "run.completed"
         a_events = [e["type"] for e in events if e.get("nodeId") == "a"]
@@ -546,7 +545,7 @@ class TestListStreamIdempotency:
         assert types.index("run.started") < types.index("node.started")
         seqs = [e["seq"] for e in events]
         assert seqs == sorted(seqs) and seqs == list(range(1, len(seqs) + 1))
-        resumed = read_stream(platform, instance, last_event_id=seqs[2])
+        resumed = platform.events(instance, last_event_id=seqs[2])
         assert [e["seq"] for e in resumed] == seqs[3:]
 
     def test_idempotent_start(self, platform: Any, defs: Any) -> None:
@@ -570,24 +569,6 @@ class TestListStreamIdempotency:
         assert first.json()["instanceId"] == second.json()["instanceId"]
         assert second.headers["idempotent-replayed"] == "true"
         assert other.status_code == 409 and other.json()["instanceId"] == first.json()["instanceId"]
-
-
-def read_stream(
-    platform: Any, instance: str, last_event_id: int | None = None
-) -> list[dict[str, Any]]:
-    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-    events: list[dict[str, Any]] = []
-    with (
-        platform.client() as client,
-        client.stream(
-            "GET", f"/api/v2/workflows/{instance}/stream", headers=headers, timeout=60
-        ) as response,
-    ):
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[6:]))
-    return events
 
 
 class TestRerunReplayDiff:

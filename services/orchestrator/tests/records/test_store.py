@@ -46,8 +46,8 @@ async def events(
 
 
 class TestEvents:
-    async def test_redelivered_events_are_stored_once(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_redelivered_events_are_stored_once(self, sessions: Any, engine: Any) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         batch = [
             ev("e1", "node.started", "a", attempt=1),
@@ -61,8 +61,10 @@ class TestEvents:
             (3, "node.completed"),
         ]
 
-    async def test_concurrent_writers_get_gap_free_ordered_seqs(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_concurrent_writers_get_gap_free_ordered_seqs(
+        self, sessions: Any, engine: Any
+    ) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         await asyncio.gather(
             *(store.record("r1", [ev(f"e{i}", "node.started", f"n{i}")]) for i in range(25))
@@ -70,8 +72,8 @@ class TestEvents:
         seqs = [seq for seq, _ in await events(sessions)]
         assert seqs == list(range(1, 27))
 
-    async def test_events_for_unknown_runs_create_a_row(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_events_for_unknown_runs_create_a_row(self, sessions: Any, engine: Any) -> None:
+        store = RecordStore(engine)
         await store.record(
             "child",
             [
@@ -94,11 +96,11 @@ class TestEvents:
             and run.runtime_status == "RUNNING"
         )
 
-    async def test_notifier_wakes_listeners(self, sessions: Any) -> None:
+    async def test_notifier_wakes_listeners(self, sessions: Any, engine: Any) -> None:
         notifier = Notifier()
         woken: list[str] = []
         unsubscribe = notifier.subscribe("r1", lambda: woken.append("x"))
-        store = RecordStore(sessions, notifier)
+        store = RecordStore(engine, notifier)
         await make_run(store)
         unsubscribe()
         await store.record("r1", [ev("e1", "node.started", "a")])
@@ -106,8 +108,8 @@ class TestEvents:
 
 
 class TestProjection:
-    async def test_node_lifecycle(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_node_lifecycle(self, sessions: Any, engine: Any) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         await store.record("r1", [ev("1", "run.started")])
         await store.record(
@@ -146,17 +148,19 @@ class TestProjection:
         }  # kept raw for replay; redacted on display
 
     async def test_begin_attempt_numbers_attempts_and_survives_redelivery(
-        self, sessions: Any
+        self, sessions: Any, engine: Any
     ) -> None:
-        store = RecordStore(sessions)
+        store = RecordStore(engine)
         await make_run(store)
         first = await store.begin_attempt("r1", ev("x:1:started", "node.started", "a"))
         again = await store.begin_attempt("r1", ev("x:1:started", "node.started", "a"))
         second = await store.begin_attempt("r1", ev("x:2:started", "node.started", "a"))
         assert (first, again, second) == (1, 1, 2)
 
-    async def test_terminal_status_is_not_overwritten_by_late_events(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_terminal_status_is_not_overwritten_by_late_events(
+        self, sessions: Any, engine: Any
+    ) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         await store.record("r1", [ev("t", "run.terminated", reason="stop")])
         await store.record("r1", [ev("s", "run.started"), ev("p", "run.suspended")])
@@ -164,8 +168,8 @@ class TestProjection:
             run = await session.get(Run, "r1")
         assert run is not None and run.runtime_status == "TERMINATED" and run.phase == "cancelled"
 
-    async def test_activity_results_are_remembered(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_activity_results_are_remembered(self, sessions: Any, engine: Any) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         assert await store.activity_result("r1", "k") == (False, None)
         await store.record_with_result(
@@ -173,8 +177,8 @@ class TestProjection:
         )
         assert await store.activity_result("r1", "k") == (True, {"success": True})
 
-    async def test_delete_run_removes_everything(self, sessions: Any) -> None:
-        store = RecordStore(sessions)
+    async def test_delete_run_removes_everything(self, sessions: Any, engine: Any) -> None:
+        store = RecordStore(engine)
         await make_run(store)
         await store.record("r1", [ev("1", "node.started", "a")])
         await store.delete_run("r1")

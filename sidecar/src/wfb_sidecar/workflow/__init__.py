@@ -68,8 +68,9 @@ class WorkflowBackend:
 
     Tuning keywords: ``synchronous`` (SQLite's ``FULL``, the default, or ``NORMAL``),
     ``turn_lease_seconds`` (re-dispatch a turn whose result has not arrived, default 120),
-    ``health_ping_seconds`` (default 15), ``dispatch_batch``, ``timer_batch``,
-    ``max_write_batch``.
+    ``health_ping_seconds`` (default 15), ``max_turns_per_stream`` (turns outstanding on
+    one worker stream, default 500; more wait here, where no lease runs), ``dispatch_batch``,
+    ``timer_batch``, ``max_write_batch``.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class WorkflowBackend:
             "dispatch_batch",
             "timer_batch",
             "max_write_batch",
+            "max_turns_per_stream",
         }
         unknown = set(tuning) - known
         if unknown:
@@ -98,7 +100,13 @@ class WorkflowBackend:
         )
         engine_options = {
             k: tuning[k]
-            for k in ("turn_lease_seconds", "health_ping_seconds", "dispatch_batch", "timer_batch")
+            for k in (
+                "turn_lease_seconds",
+                "health_ping_seconds",
+                "dispatch_batch",
+                "timer_batch",
+                "max_turns_per_stream",
+            )
             if k in tuning
         }
         self.registry = metrics_registry if metrics_registry is not None else CollectorRegistry()

@@ -102,12 +102,14 @@ class Engine:
         health_ping_seconds: float = 15.0,
         dispatch_batch: int = 64,
         timer_batch: int = 512,
+        max_turns_per_stream: int = 500,
     ) -> None:
         self.store = store
         self.turn_lease_seconds = turn_lease_seconds
         self.health_ping_seconds = health_ping_seconds
         self.dispatch_batch = dispatch_batch
         self.timer_batch = timer_batch
+        self.max_turns_per_stream = max_turns_per_stream
         self.apps: dict[str, AppState] = {}
         self.metrics = WorkflowMetrics(registry, self._snapshot)
         self._running = False
@@ -274,17 +276,24 @@ class Engine:
             len(requeued),
         )
 
-    def _pick_stream(self, app: AppState, iid: str | None = None) -> WorkerStream | None:
-        streams = app.streams
+    def _pick_stream(
+        self, app: AppState, iid: str | None = None, reserved: dict[int, int] | None = None
+    ) -> WorkerStream | None:
+        """A stream for the next work item: round robin, preferring for a turn a stream
+        that holds the instance's history, and giving no stream more than
+        ``max_turns_per_stream`` turns at once (``reserved`` counts turns being loaded)."""
+        streams = list(app.streams.values())
+        if reserved is not None:
+            cap = self.max_turns_per_stream
+            streams = [s for s in streams if len(s.turns) + reserved.get(s.id, 0) < cap]
         if not streams:
             return None
         if iid is not None and len(streams) > 1:
-            for stream in streams.values():
+            for stream in streams:
                 if iid in stream.warm:
                     return stream
-        ids = list(streams)
-        app.rr = (app.rr + 1) % len(ids)
-        return streams[ids[app.rr]]
+        app.rr = (app.rr + 1) % len(streams)
+        return streams[app.rr]
 
     def _token(self) -> str:
         return f"{self._boot}-{next(self._tokens)}"
@@ -298,9 +307,8 @@ class Engine:
             try:
                 while self._running and app.streams:
                     self._dispatch_activities(app)
-                    if not app.ready:
+                    if not app.ready or not await self._dispatch_turns(app):
                         break
-                    await self._dispatch_turns(app)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -308,22 +316,25 @@ class Engine:
                 await asyncio.sleep(0.5)
                 app.wake.set()
 
-    async def _dispatch_turns(self, app: AppState) -> None:
+    async def _dispatch_turns(self, app: AppState) -> bool:
+        """Load and send a batch of ready turns; ``False`` when no stream has room."""
         batch: list[tuple[str, WorkerStream]] = []
+        reserved: dict[int, int] = {}
         while app.ready and len(batch) < self.dispatch_batch:
             iid = next(iter(app.ready))
-            del app.ready[iid]
             if iid in app.in_flight:
+                del app.ready[iid]
                 app.dirty.add(iid)
                 continue
-            stream = self._pick_stream(app, iid)
+            stream = self._pick_stream(app, iid, reserved)
             if stream is None:
-                app.ready[iid] = None
-                break
+                break  # every stream is full: wait for results to free a slot
+            del app.ready[iid]
+            reserved[stream.id] = reserved.get(stream.id, 0) + 1
             app.in_flight[iid] = None  # loading
             batch.append((iid, stream))
         if not batch:
-            return
+            return False
         requests = [
             ((app.app_id, iid), stream.warm.get(iid) if stream.stateful_history else None)
             for iid, stream in batch
@@ -344,12 +355,11 @@ class Engine:
                 self._send_turn(app, stream, data)
                 continue
             if isinstance(data, TurnData):  # only stale events: discard them
-                await self.store.write(
-                    partial(ops.discard_inbox, key=data.key, up_to=data.last_inbox_id)
-                )
+                await self.store.write(partial(ops.discard_inbox, ids=data.inbox_ids))
             if iid in app.dirty:
                 app.dirty.discard(iid)
                 app.ready[iid] = None
+        return True
 
     def _requeue_instance(self, app: AppState, iid: str) -> None:
         app.dirty.discard(iid)
@@ -379,7 +389,7 @@ class Engine:
             execution_id=data.execution_id,
             history_len=data.history_len,
             new_events=data.new_events,
-            last_inbox_id=data.last_inbox_id,
+            inbox_ids=data.inbox_ids,
             stream_id=stream.id,
             dispatched_at=started,
             deadline=started + self.turn_lease_seconds,
@@ -397,6 +407,8 @@ class Engine:
         stream = app.streams.get(turn.stream_id)
         if stream is not None:
             stream.turns.discard(turn.token)
+            if app.ready:
+                app.wake.set()  # a slot on the stream is free again
 
     async def complete_turn(self, app_id: str, res: pb.WorkflowResponse) -> None:
         app = self.app(app_id)
@@ -410,13 +422,28 @@ class Engine:
             )
             return
         turn.completing = True
+        early: list[ActivityItem] = []
+
+        def start_activities(effects: Effects | None) -> None:
+            # Activities start while the commit is on its way to disk: if it never gets
+            # there, the workflow schedules them again (activities are at-least-once) and
+            # the early runs' results match no task row.
+            if effects is not None:
+                early.extend(effects.activities)
+                for item in effects.activities:
+                    self._enqueue_activity(item)
+                effects.activities = []
+
         try:
             effects = await self.store.write(
-                partial(turns.complete_turn, turn=turn, res=res, now=now_us())
+                partial(turns.complete_turn, turn=turn, res=res, now=now_us()),
+                applied=start_activities,
             )
         except StoreClosedError:
             return  # shutting down: nothing was committed, the turn runs again after restart
         except Exception as exc:
+            for item in early:
+                self.app(item.app_id).live_tasks.pop(item.row_id, None)
             turn.completing = False
             self._release_turn(app, turn)
             failures = app.commit_failures[turn.key[1]] = (

@@ -131,7 +131,7 @@ class TurnData:
     past_events: list[bytes]  # serialized history, from ``past_from`` on
     past_from: int
     new_events: list[pb.HistoryEvent]  # inbox events, ExecutionStarted first
-    last_inbox_id: int  # inbox rows up to this id are consumed by the turn
+    inbox_ids: list[int]  # the inbox rows the turn consumes (delivered or stale)
 
 
 @dataclass(slots=True)
@@ -143,7 +143,7 @@ class Turn:
     execution_id: str
     history_len: int
     new_events: list[pb.HistoryEvent]
-    last_inbox_id: int
+    inbox_ids: list[int]
     stream_id: int
     dispatched_at: float  # monotonic seconds
     deadline: float  # monotonic seconds

@@ -38,7 +38,7 @@ from .protos import (
     us_to_ts,
 )
 from .rerun import fork_history
-from .tx import Tx, event, new_execution_id, read_instance
+from .tx import Tx, event, new_execution_id, parent_info, read_instance
 
 MAX_INSTANCE_ID_LENGTH = 1024
 
@@ -423,15 +423,7 @@ def _rerun_child(
     created.instanceId = child_id or f"{parent.instance_id}:{target.eventId:04x}"
     created.rerunParentInstanceInfo.CopyFrom(rerun_parent)
     app = target.router.targetAppID if target.router.targetAppID else parent.app_id
-    info = pb.ParentInstanceInfo(
-        taskScheduledId=target.eventId,
-        name=string_value(parent.name),
-        version=string_value(parent.version),
-        workflowInstance=pb.WorkflowInstance(
-            instanceId=parent.instance_id, executionId=string_value(parent.execution_id)
-        ),
-        appID=parent.app_id,
-    )
+    info = parent_info(parent, target.eventId)
     tx.create_instance(
         (app, created.instanceId),
         name=created.name,
@@ -450,7 +442,11 @@ def complete_activity(
 ) -> Effects | None:
     """Record an activity's result for its workflow, once; ``None`` if already recorded
     (or the workflow's execution is over)."""
-    cur = conn.execute("DELETE FROM tasks WHERE id = ?", (item.row_id,))
+    cur = conn.execute(
+        "DELETE FROM tasks WHERE id = ? AND instance_app_id = ? AND instance_id = ? "
+        "AND execution_id = ? AND task_id = ?",
+        (item.row_id, *item.instance, item.execution_id, item.task_id),
+    )
     if cur.rowcount == 0:
         return None
     tx = Tx(conn, now)
@@ -494,10 +490,8 @@ def fire_timers(conn: sqlite3.Connection, now: int, limit: int) -> tuple[Effects
     return tx.effects, next_timer_due(conn)
 
 
-def discard_inbox(conn: sqlite3.Connection, key: Key, up_to: int) -> None:
-    conn.execute(
-        "DELETE FROM inbox WHERE app_id = ? AND instance_id = ? AND id <= ?", (*key, up_to)
-    )
+def discard_inbox(conn: sqlite3.Connection, ids: list[int]) -> None:
+    conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
 
 
 # -- reads ----------------------------------------------------------------------------------
@@ -559,25 +553,29 @@ def load_turn(
     ).fetchall()
     if not rows:
         return None
-    started: list[pb.HistoryEvent] = []
-    others: list[pb.HistoryEvent] = []
-    for _, execution_id, data in rows:
+    consumed: list[int] = []
+    started: list[tuple[int, pb.HistoryEvent]] = []
+    others: list[tuple[int, pb.HistoryEvent]] = []
+    for row_id, execution_id, data in rows:
         if execution_id is not None and execution_id != inst.execution_id:
-            continue  # a late result for an execution that has ended
+            consumed.append(row_id)  # a late result for an execution that has ended
+            continue
         ev = pb.HistoryEvent.FromString(data)
-        if ev.HasField("executionStarted"):
-            if inst.history_len == 0 and not started:
-                started.append(ev)
+        if not ev.HasField("executionStarted"):
+            others.append((row_id, ev))
+        elif inst.history_len == 0 and not started:
+            started.append((row_id, ev))
         else:
-            others.append(ev)
+            consumed.append(row_id)  # a start for a run that has started
     if inst.history_len == 0 and not started:
         return NOT_STARTABLE
+    delivered = _up_to_suspension(started + others)
+    consumed.extend(row_id for row_id, _ in delivered)
     past_from = warm if warm is not None and 0 < warm <= inst.history_len else 0
     new_events: list[pb.HistoryEvent] = []
-    if started or others:
+    if delivered:
         new_events.append(event(now, workflowStarted=pb.WorkflowStartedEvent()))
-        new_events.extend(started)
-        new_events.extend(others)
+        new_events.extend(ev for _, ev in delivered)
     return TurnData(
         key=key,
         execution_id=inst.execution_id,
@@ -585,8 +583,24 @@ def load_turn(
         past_events=read_history(conn, key, past_from) if new_events else [],
         past_from=past_from,
         new_events=new_events,
-        last_inbox_id=rows[-1][0],
+        inbox_ids=consumed,
     )
+
+
+def _up_to_suspension(
+    events: list[tuple[int, pb.HistoryEvent]],
+) -> list[tuple[int, pb.HistoryEvent]]:
+    """Events for one turn: a suspension never follows other events in the same turn.
+
+    Work those earlier events cause is recorded after them, which would put it after the
+    suspension in history; on replay the SDK buffers everything after a suspension, so
+    it would not recognise that work as already scheduled and schedule it again. The
+    suspension therefore waits for the next turn, which it starts.
+    """
+    for index, (_, ev) in enumerate(events):
+        if ev.HasField("executionSuspended") and index > 0:
+            return events[:index]
+    return events
 
 
 @dataclass

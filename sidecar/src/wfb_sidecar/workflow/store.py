@@ -185,6 +185,11 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 _Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
+# An operation, the future for its result, and an optional callback run with the result as
+# soon as the operation's SQL has run, before the commit (see ``Store.write``).
+_Job = tuple[
+    Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", Callable[[Any], None] | None
+]
 
 
 class _Writer:
@@ -201,7 +206,7 @@ class _Writer:
         self._conn = conn
         self._loop = loop
         self._max_batch = max_batch
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._pending: list[_Job] = []
         self._flush_scheduled = False
         self._committing = False
         self._closed = False
@@ -209,11 +214,13 @@ class _Writer:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def submit(
+        self, fn: Callable[[sqlite3.Connection], T], applied: Callable[[T], None] | None
+    ) -> asyncio.Future[T]:
         if self._closed:
             raise StoreClosedError("the workflow store is closed")
         fut: asyncio.Future[T] = self._loop.create_future()
-        self._pending.append((fn, fut))
+        self._pending.append((fn, fut, applied))
         self._idle.clear()
         if not self._committing and not self._flush_scheduled:
             self._flush_scheduled = True
@@ -230,7 +237,7 @@ class _Writer:
         results: list[_Result] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, fut in batch:
+            for fn, fut, applied in batch:
                 conn.execute("SAVEPOINT op")
                 try:
                     value = fn(conn)
@@ -241,11 +248,13 @@ class _Writer:
                 else:
                     conn.execute("RELEASE op")
                     results.append((fut, value, None))
+                    if applied is not None:
+                        _call_applied(applied, value)
         except Exception as exc:
             log.exception("workflow store batch failed; rolling it back")
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            self._finish([(fut, None, exc) for _, fut in batch])
+            self._finish([(fut, None, exc) for _, fut, _ in batch])
             return
         self._committing = True
         commit = self._loop.run_in_executor(self._committer, self._commit)
@@ -334,10 +343,21 @@ class Store:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        applied: Callable[[T], None] | None = None,
+    ) -> T:
+        """Run ``fn`` in the next group commit; returns its result once durable.
+
+        ``applied`` is called with the result as soon as ``fn`` has run, while the commit
+        is still on its way to disk: for work that is safe to start early because it is
+        at-least-once anyway (an activity whose scheduling a crash loses runs again).
+        """
         if self._writer is None:
             raise StoreClosedError("the workflow store is closed")
-        return await self._writer.submit(fn)
+        return await self._writer.submit(fn, applied)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *, offload: bool = False) -> T:
         if offload:
@@ -350,6 +370,13 @@ class Store:
         if self._reader is None:
             raise StoreClosedError("the workflow store is closed")
         return _snapshot(self._reader, fn)
+
+
+def _call_applied(applied: Callable[[Any], None], value: Any) -> None:
+    try:
+        applied(value)
+    except Exception:
+        log.exception("an early callback of a workflow store operation failed")
 
 
 def _exclusive_lock(path: Path) -> IO[bytes]:

@@ -23,7 +23,7 @@ from .protos import (
     ts_to_us,
     us_to_ts,
 )
-from .tx import Tx, event, new_execution_id
+from .tx import Tx, event, new_execution_id, parent_info
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Turn:
     def _save(self) -> None:
         tx = self.tx
         tx.append_history(self.key, self.inst.history_len, self.history)
-        tx.drop_inbox(self.key, self.turn.last_inbox_id)
+        tx.consume_inbox(self.key, self.turn.inbox_ids)
         status = self.inst.status
         if status in (PENDING, STALLED):
             status = RUNNING
@@ -156,11 +156,16 @@ class _Turn:
         so its late completions can never reach the new one."""
         tx = self.tx
         key = self.key
-        late = tx.conn.execute(
-            "SELECT execution_id, event FROM inbox WHERE app_id = ? AND instance_id = ? "
-            "AND id > ? ORDER BY id",
-            (*key, self.turn.last_inbox_id),
-        ).fetchall()
+        consumed = set(self.turn.inbox_ids)
+        late = [
+            (execution, data)
+            for row_id, execution, data in tx.conn.execute(
+                "SELECT id, execution_id, event FROM inbox WHERE app_id = ? AND instance_id = ? "
+                "ORDER BY id",
+                key,
+            )
+            if row_id not in consumed
+        ]
         tx.drop_pending_work(key)
         tx.drop_inbox(key)
         tx.conn.execute("DELETE FROM history WHERE app_id = ? AND instance_id = ?", key)
@@ -288,15 +293,7 @@ class _Turn:
                 historyPropagationScope=child.historyPropagationScope,
             ),
         )
-        parent = pb.ParentInstanceInfo(
-            taskScheduledId=action.id,
-            name=string_value(self.inst.name),
-            version=string_value(self.inst.version),
-            workflowInstance=pb.WorkflowInstance(
-                instanceId=self.key[1], executionId=string_value(self.inst.execution_id)
-            ),
-            appID=self.key[0],
-        )
+        parent = parent_info(self.inst, action.id)
         try:
             self.tx.create_instance(
                 (self._target_app(action), child_id),

@@ -38,6 +38,19 @@ def event(now: int, **payload: object) -> pb.HistoryEvent:
     return pb.HistoryEvent(eventId=-1, timestamp=us_to_ts(now), **payload)  # type: ignore[arg-type]
 
 
+def parent_info(parent: InstanceRow, task_id: int) -> pb.ParentInstanceInfo:
+    """What a child's ExecutionStarted says about the parent that created it."""
+    return pb.ParentInstanceInfo(
+        taskScheduledId=task_id,
+        name=string_value(parent.name),
+        version=string_value(parent.version),
+        workflowInstance=pb.WorkflowInstance(
+            instanceId=parent.instance_id, executionId=string_value(parent.execution_id)
+        ),
+        appID=parent.app_id,
+    )
+
+
 def read_instance(conn: sqlite3.Connection, key: Key) -> InstanceRow | None:
     row = conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE app_id = ? AND instance_id = ?",  # noqa: S608 - a constant column list
@@ -143,14 +156,17 @@ class Tx:
         cur = self.conn.execute("DELETE FROM timers WHERE app_id = ? AND instance_id = ?", key)
         self.effects.timers_removed += cur.rowcount
 
-    def drop_inbox(self, key: Key, up_to: int | None = None) -> None:
-        if up_to is None:
-            self.conn.execute("DELETE FROM inbox WHERE app_id = ? AND instance_id = ?", key)
-        else:
-            self.conn.execute(
-                "DELETE FROM inbox WHERE app_id = ? AND instance_id = ? AND id <= ?",
-                (*key, up_to),
-            )
+    def drop_inbox(self, key: Key) -> None:
+        self.conn.execute("DELETE FROM inbox WHERE app_id = ? AND instance_id = ?", key)
+
+    def consume_inbox(self, key: Key, ids: list[int]) -> None:
+        """Delete the rows a turn consumed; if others are left, the instance has more to do."""
+        self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
+        left = self.conn.execute(
+            "SELECT 1 FROM inbox WHERE app_id = ? AND instance_id = ? LIMIT 1", key
+        ).fetchone()
+        if left is not None:
+            self.effects.ready.add(key)
 
     def clear(self, key: Key) -> None:
         """Remove everything stored for an instance except its row."""

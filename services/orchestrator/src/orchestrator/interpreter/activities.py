@@ -28,7 +28,7 @@ from orchestrator.records.models import Run, RunSecret
 from orchestrator.records.store import Notifier, RecordStore
 from orchestrator.secrets_box import SecretsBox
 from orchestrator.settings import Settings
-from service_kit.db import create_engine, session_factory
+from service_kit.db import create_engine
 from service_kit.logging import log_context
 
 _log = logging.getLogger("orchestrator.activities")
@@ -77,7 +77,7 @@ class ActivityEnv:
                 else {}
             )
             found = _LoopResources(
-                store=RecordStore(session_factory(engine), self.notifier),
+                store=RecordStore(engine, self.notifier),
                 http=httpx.AsyncClient(base_url=self.settings.dapr_http_endpoint, headers=headers),
             )
             self._by_loop[loop_id] = found

@@ -11,16 +11,17 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.interpreter.contracts import EventRecord
 from orchestrator.records.models import ActivityResult, ExecutionEvent, Run, RunLabel, RunNode
+from service_kit.db import session_factory
 
 OUTPUT_CAP_BYTES = 64 * 1024
 SECRET_MARKERS = (
@@ -99,16 +100,71 @@ class Notifier:
             wake()
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+def _insert(conn: AsyncConnection, model: type[Any]) -> Any:
+    dialect = conn.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+_RUNS = cast(Table, Run.__table__)
+_NODES = cast(Table, RunNode.__table__)
+_EVENTS = cast(Table, ExecutionEvent.__table__)
+_LABELS = cast(Table, RunLabel.__table__)
+_RESULTS = cast(Table, ActivityResult.__table__)
+_RUN_FIELDS = (
+    "runtime_status",
+    "phase",
+    "progress",
+    "message",
+    "error",
+    "started_at",
+    "completed_at",
+    "workflow_id",
+    "name",
+    "labels",
+    "project_id",
+    "parent_instance_id",
+    "definition",
+)
+_NODE_FIELDS = (
+    "label",
+    "node_type",
+    "status",
+    "attempts",
+    "started_at",
+    "completed_at",
+    "input",
+    "output",
+    "error",
+    "detail",
+)
+
+
+class _Batch:
+    """One write transaction's view of a run: its row, the node rows it touches, the
+    events it adds. Projected in memory, written back with a handful of statements."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        self.run = run
+        self.run_changed: set[str] = set()
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.new_nodes: set[str] = set()
+        self.changed_nodes: set[str] = set()
+        self.events: list[dict[str, Any]] = []
+        self.labels: dict[str, str] | None = None
+
+    def set_run(self, field: str, value: Any) -> None:
+        if self.run.get(field) != value:
+            self.run[field] = value
+            self.run_changed.add(field)
+
+
 class RecordStore:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier | None = None
-    ) -> None:
-        self.sessions = sessions
+    """Writes execution events and keeps the run/node view in step (SQLAlchemy Core: a
+    batch of events costs a fixed handful of statements, whatever its size)."""
+
+    def __init__(self, engine: AsyncEngine, notifier: Notifier | None = None) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
         self.notifier = notifier
 
     # --- runs ---------------------------------------------------------------------------
@@ -127,9 +183,9 @@ class RecordStore:
         rerun_from: str | None = None,
     ) -> None:
         now = utcnow()
-        async with self.sessions() as session, session.begin():
-            session.add(
-                Run(
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(_RUNS).values(
                     instance_id=instance_id,
                     workflow_id=workflow_id,
                     name=name,
@@ -140,47 +196,52 @@ class RecordStore:
                     parent_instance_id=labels.get("parentInstanceId"),
                     runtime_status="PENDING",
                     phase="pending",
+                    progress=0,
                     replay_of=replay_of,
                     rerun_of=rerun_of,
                     rerun_from=rerun_from,
                     created_at=now,
                     updated_at=now,
-                    event_seq=0,
+                    event_seq=1,
                 )
             )
-            for key, value in labels.items():
-                session.add(RunLabel(instance_id=instance_id, key=key, value=str(value)))
-            await session.flush()
-            await self._append(
-                session,
-                instance_id,
-                [
-                    EventRecord(
-                        eid=f"api:{instance_id}:scheduled",
-                        type="run.scheduled",
-                        at=now.isoformat(),
-                        data={"workflowId": workflow_id, "labels": labels},
-                    )
-                ],
+            if labels:
+                await conn.execute(
+                    insert(_LABELS),
+                    [
+                        {"instance_id": instance_id, "key": k, "value": str(v)}
+                        for k, v in labels.items()
+                    ],
+                )
+            # A brand-new run: its first event needs no lock, no dedupe, no projection.
+            await conn.execute(
+                insert(_EVENTS).values(
+                    instance_id=instance_id,
+                    seq=1,
+                    eid=f"api:{instance_id}:scheduled",
+                    type="run.scheduled",
+                    node_key=None,
+                    at=now,
+                    data={"workflowId": workflow_id, "labels": labels},
+                )
             )
         self._notify(instance_id)
 
     async def delete_run(self, instance_id: str) -> None:
-        from sqlalchemy import delete
-
         from orchestrator.records.models import RunSecret
 
-        async with self.sessions() as session, session.begin():
+        async with self.engine.begin() as conn:
             for model in (ExecutionEvent, RunNode, RunLabel, ActivityResult, RunSecret):
-                await session.execute(delete(model).where(model.instance_id == instance_id))
-            await session.execute(delete(Run).where(Run.instance_id == instance_id))
+                table = cast(Table, model.__table__)
+                await conn.execute(delete(table).where(table.c.instance_id == instance_id))
+            await conn.execute(delete(_RUNS).where(_RUNS.c.instance_id == instance_id))
 
     async def record(self, instance_id: str, events: Sequence[EventRecord]) -> int:
         """Append events (idempotently) and project them; returns how many were new."""
         if not events:
             return 0
-        async with self.sessions() as session, session.begin():
-            added = await self._append(session, instance_id, events)
+        async with self.engine.begin() as conn:
+            added = await self._append(conn, instance_id, events)
         if added:
             self._notify(instance_id)
         return added
@@ -189,21 +250,28 @@ class RecordStore:
         self, instance_id: str, events: Sequence[EventRecord], execution_key: str, result: Any
     ) -> None:
         """Append events and remember an activity's result, atomically."""
-        async with self.sessions() as session, session.begin():
-            await self._append(session, instance_id, events)
-            stmt = _insert(session, ActivityResult).values(
+        async with self.engine.begin() as conn:
+            await self._append(conn, instance_id, events)
+            stmt = _insert(conn, ActivityResult).values(
                 instance_id=instance_id,
                 execution_key=execution_key,
                 result=result,
                 created_at=utcnow(),
             )
-            await session.execute(stmt.on_conflict_do_nothing())
+            await conn.execute(stmt.on_conflict_do_nothing())
         self._notify(instance_id)
 
     async def activity_result(self, instance_id: str, execution_key: str) -> tuple[bool, Any]:
-        async with self.sessions() as session:
-            row = await session.get(ActivityResult, (instance_id, execution_key))
-            return (row is not None, row.result if row is not None else None)
+        table = _RESULTS
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(table.c.result).where(
+                        table.c.instance_id == instance_id, table.c.execution_key == execution_key
+                    )
+                )
+            ).first()
+        return (row is not None, row[0] if row is not None else None)
 
     async def begin_attempt(
         self, instance_id: str, event: EventRecord, prelude: Sequence[EventRecord] = ()
@@ -212,23 +280,21 @@ class RecordStore:
         return its attempt number. A redelivered execution (same ``eid``) keeps the attempt
         number it had."""
         assert event.node_key is not None
-        async with self.sessions() as session, session.begin():
-            await self._lock_run(session, instance_id)
-            if prelude:
-                await self._append(session, instance_id, prelude)
-            node = await session.get(RunNode, (instance_id, event.node_key))
-            attempts = node.attempts if node is not None else 0
-            exists = (
-                await session.execute(
-                    select(ExecutionEvent.id).where(
-                        ExecutionEvent.instance_id == instance_id, ExecutionEvent.eid == event.eid
-                    )
+        async with self.engine.begin() as conn:
+            batch = await self._lock(conn, instance_id)
+            await self._load(conn, instance_id, batch, [*prelude, event])
+            seen = await self._seen(conn, instance_id, [e.eid for e in (*prelude, event)])
+            node = batch.nodes.get(event.node_key)
+            attempts = int(node["attempts"]) if node is not None else 0
+            if event.eid in seen:
+                await self._apply(
+                    conn, instance_id, batch, [e for e in prelude if e.eid not in seen]
                 )
-            ).first()
-            if exists is not None:
                 return max(attempts, 1)
             event.data["attempt"] = attempts + 1
-            await self._append(session, instance_id, [event])
+            await self._apply(
+                conn, instance_id, batch, [e for e in (*prelude, event) if e.eid not in seen]
+            )
         self._notify(instance_id)
         return attempts + 1
 
@@ -236,148 +302,239 @@ class RecordStore:
         if self.notifier is not None:
             self.notifier.notify(instance_id)
 
-    async def _lock_run(self, session: AsyncSession, instance_id: str) -> Run:
-        """Lock the run's row (creating a minimal one for runs not started by the API)."""
+    # --- the write path -------------------------------------------------------------------
+
+    async def _lock(self, conn: AsyncConnection, instance_id: str) -> _Batch:
+        """Lock the run's row (creating a minimal one for runs not started by the API) and
+        read it, in one statement when the row exists."""
         now = utcnow()
-        stmt = _insert(session, Run).values(
-            instance_id=instance_id,
-            workflow_id="",
-            name="",
-            labels={},
-            runtime_status="PENDING",
-            phase="pending",
-            progress=0,
-            created_at=now,
-            updated_at=now,
-            event_seq=0,
+        stmt = (
+            update(_RUNS)
+            .where(_RUNS.c.instance_id == instance_id)
+            .values(updated_at=now)
+            .returning(_RUNS.c.event_seq, *(_RUNS.c[f] for f in _RUN_FIELDS))
         )
-        await session.execute(stmt.on_conflict_do_nothing())
-        await session.execute(
-            update(Run).where(Run.instance_id == instance_id).values(updated_at=now)
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            await conn.execute(
+                _insert(conn, Run)
+                .values(
+                    instance_id=instance_id,
+                    workflow_id="",
+                    name="",
+                    labels={},
+                    runtime_status="PENDING",
+                    phase="pending",
+                    progress=0,
+                    created_at=now,
+                    updated_at=now,
+                    event_seq=0,
+                )
+                .on_conflict_do_nothing()
+            )
+            row = (await conn.execute(stmt)).first()
+        assert row is not None
+        return _Batch(dict(row._mapping))
+
+    async def _seen(self, conn: AsyncConnection, instance_id: str, eids: list[str]) -> set[str]:
+        rows = await conn.execute(
+            select(_EVENTS.c.eid).where(
+                _EVENTS.c.instance_id == instance_id, _EVENTS.c.eid.in_(eids)
+            )
         )
-        run = await session.get(Run, instance_id, with_for_update=True, populate_existing=True)
-        assert run is not None
-        return run
+        return set(rows.scalars())
+
+    async def _load(
+        self, conn: AsyncConnection, instance_id: str, batch: _Batch, events: Sequence[EventRecord]
+    ) -> None:
+        keys = {e.node_key for e in events if e.node_key} - set(batch.nodes)
+        if not keys:
+            return
+        rows = await conn.execute(
+            select(_NODES).where(_NODES.c.instance_id == instance_id, _NODES.c.node_key.in_(keys))
+        )
+        for row in rows:
+            batch.nodes[row.node_key] = dict(row._mapping)
 
     async def _append(
-        self, session: AsyncSession, instance_id: str, events: Iterable[EventRecord]
+        self, conn: AsyncConnection, instance_id: str, events: Sequence[EventRecord]
     ) -> int:
-        run = await self._lock_run(session, instance_id)
-        events = list(events)
-        eids = [e.eid for e in events]
-        seen = set(
-            (
-                await session.execute(
-                    select(ExecutionEvent.eid).where(
-                        ExecutionEvent.instance_id == instance_id, ExecutionEvent.eid.in_(eids)
-                    )
-                )
-            ).scalars()
-        )
-        added = 0
+        batch = await self._lock(conn, instance_id)
+        seen = await self._seen(conn, instance_id, [e.eid for e in events])
+        fresh: list[EventRecord] = []
         for event in events:
-            if event.eid in seen:
-                continue
-            seen.add(event.eid)
-            run.event_seq += 1
+            if event.eid not in seen:
+                seen.add(event.eid)
+                fresh.append(event)
+        if not fresh:
+            return 0
+        await self._load(conn, instance_id, batch, fresh)
+        await self._apply(conn, instance_id, batch, fresh)
+        return len(fresh)
+
+    async def _apply(
+        self, conn: AsyncConnection, instance_id: str, batch: _Batch, events: Sequence[EventRecord]
+    ) -> None:
+        if not events:
+            return
+        seq = int(batch.run["event_seq"])
+        for event in events:
+            seq += 1
             at = parse_time(event.at)
             data = sanitize({k: v for k, v in event.data.items() if k != "definition"})
-            session.add(
-                ExecutionEvent(
-                    instance_id=instance_id,
-                    seq=run.event_seq,
-                    eid=event.eid,
-                    type=event.type,
-                    node_key=event.node_key,
-                    at=at,
-                    data=data,
-                )
+            batch.events.append(
+                {
+                    "instance_id": instance_id,
+                    "seq": seq,
+                    "eid": event.eid,
+                    "type": event.type,
+                    "node_key": event.node_key,
+                    "at": at,
+                    "data": data,
+                }
             )
-            await self._project(session, run, event, at, data)
-            added += 1
-        return added
+            self._project(instance_id, batch, event, at, data, seq)
+        batch.set_run("event_seq", seq)
+        await conn.execute(insert(_EVENTS), batch.events)
+        batch.events = []
+        if batch.new_nodes:
+            await conn.execute(insert(_NODES), [batch.nodes[k] for k in sorted(batch.new_nodes)])
+        existing = batch.changed_nodes - batch.new_nodes
+        if existing:
+            stmt = (
+                update(_NODES)
+                .where(
+                    _NODES.c.instance_id == bindparam("b_instance"),
+                    _NODES.c.node_key == bindparam("b_key"),
+                )
+                .values({f: bindparam(f"v_{f}") for f in _NODE_FIELDS})
+            )
+            await conn.execute(
+                stmt,
+                [
+                    {
+                        "b_instance": instance_id,
+                        "b_key": key,
+                        **{f"v_{f}": batch.nodes[key][f] for f in _NODE_FIELDS},
+                    }
+                    for key in sorted(existing)
+                ],
+            )
+        batch.new_nodes.clear()
+        batch.changed_nodes.clear()
+        if batch.labels:
+            await conn.execute(
+                _insert(conn, RunLabel)
+                .values(
+                    [
+                        {"instance_id": instance_id, "key": k, "value": v}
+                        for k, v in batch.labels.items()
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+            batch.labels = None
+        if batch.run_changed:
+            await conn.execute(
+                update(_RUNS)
+                .where(_RUNS.c.instance_id == instance_id)
+                .values({f: batch.run[f] for f in batch.run_changed})
+            )
+            batch.run_changed.clear()
 
     # --- the projection -----------------------------------------------------------------
 
-    async def _node(self, session: AsyncSession, run: Run, event: EventRecord) -> RunNode:
+    def _node(
+        self, instance_id: str, batch: _Batch, event: EventRecord, seq: int
+    ) -> dict[str, Any]:
         assert event.node_key is not None
-        node = await session.get(RunNode, (run.instance_id, event.node_key))
+        node = batch.nodes.get(event.node_key)
         if node is None:
-            node = RunNode(
-                instance_id=run.instance_id,
-                node_key=event.node_key,
-                node_id=event.node_id or event.node_key,
-                label=str(event.data.get("label") or ""),
-                node_type=str(event.data.get("nodeType") or ""),
-                status="pending",
-                attempts=0,
-                detail={},
-                order=run.event_seq,
-            )
-            session.add(node)
+            node = {
+                "instance_id": instance_id,
+                "node_key": event.node_key,
+                "node_id": event.node_id or event.node_key,
+                "label": str(event.data.get("label") or ""),
+                "node_type": str(event.data.get("nodeType") or ""),
+                "status": "pending",
+                "attempts": 0,
+                "started_at": None,
+                "completed_at": None,
+                "input": None,
+                "output": None,
+                "error": None,
+                "detail": {},
+                "order": seq,
+            }
+            batch.nodes[event.node_key] = node
+            batch.new_nodes.add(event.node_key)
+        batch.changed_nodes.add(event.node_key)
         return node
 
-    async def _project(
+    def _project(
         self,
-        session: AsyncSession,
-        run: Run,
+        instance_id: str,
+        batch: _Batch,
         event: EventRecord,
         at: datetime,
         data: dict[str, Any],
+        seq: int,
     ) -> None:
         kind = event.type
         if kind.startswith("run."):
-            self._project_run(run, kind, at, data)
+            self._project_run(batch, kind, at, data)
             if kind == "run.started":
-                await self._adopt_labels(
-                    session, run, {**data, "definition": event.data.get("definition")}
-                )
+                self._adopt_labels(batch, {**data, "definition": event.data.get("definition")})
             return
         if event.node_key is None:
             return
-        node = await self._node(session, run, event)
-        if data.get("label") and not node.label:
-            node.label = str(data["label"])
-        if data.get("nodeType") and not node.node_type:
-            node.node_type = str(data["nodeType"])
-        detail = copy.deepcopy(node.detail or {})
+        node = self._node(instance_id, batch, event, seq)
+        if data.get("label") and not node["label"]:
+            node["label"] = str(data["label"])
+        if data.get("nodeType") and not node["node_type"]:
+            node["node_type"] = str(data["nodeType"])
+        detail = copy.deepcopy(node["detail"] or {})
         if kind == "node.started":
-            node.status = "running"
-            node.attempts = max(node.attempts, int(data.get("attempt", node.attempts + 1)))
-            node.started_at = node.started_at or at
+            node["status"] = "running"
+            node["attempts"] = max(
+                int(node["attempts"]), int(data.get("attempt", node["attempts"] + 1))
+            )
+            node["started_at"] = node["started_at"] or at
             if "input" in data:
-                node.input = data["input"]
+                node["input"] = data["input"]
             if data.get("childInstanceId"):
                 detail["childInstanceId"] = data["childInstanceId"]
         elif kind == "node.retrying":
-            node.attempts = max(node.attempts, int(data.get("attempt", node.attempts)))
-            node.error = data.get("error")
+            node["attempts"] = max(
+                int(node["attempts"]), int(data.get("attempt", node["attempts"]))
+            )
+            node["error"] = data.get("error")
             detail.setdefault("attemptErrors", []).append(
                 {"attempt": data.get("attempt"), "error": data.get("error"), "at": at.isoformat()}
             )
         elif kind == "node.completed":
-            node.status = "completed"
-            node.output = data.get("output")
-            node.error = None
-            node.completed_at = at
-            node.started_at = node.started_at or at
+            node["status"] = "completed"
+            node["output"] = data.get("output")
+            node["error"] = None
+            node["completed_at"] = at
+            node["started_at"] = node["started_at"] or at
             if data.get("route"):
                 detail["route"] = data["route"]
             if data.get("reused"):
                 detail["reused"] = True
         elif kind == "node.failed":
-            node.status = "failed"
-            node.error = data.get("error")
-            node.completed_at = at
-            node.started_at = node.started_at or at
+            node["status"] = "failed"
+            node["error"] = data.get("error")
+            node["completed_at"] = at
+            node["started_at"] = node["started_at"] or at
             if data.get("continued"):
                 detail["continued"] = True
         elif kind == "node.skipped":
-            node.status = "skipped"
+            node["status"] = "skipped"
             detail["reason"] = data.get("reason")
         elif kind == "approval.requested":
-            node.status = "waiting"
-            node.started_at = node.started_at or at
+            node["status"] = "waiting"
+            node["started_at"] = node["started_at"] or at
             detail["approval"] = {
                 k: data.get(k) for k in ("eventName", "message", "expiresAt", "approvers")
             }
@@ -388,11 +545,11 @@ class RecordStore:
         elif kind == "approval.invalid":
             detail.setdefault("invalidResponses", []).append(data.get("error"))
         elif kind == "timer.started":
-            node.status = "waiting"
-            node.started_at = node.started_at or at
+            node["status"] = "waiting"
+            node["started_at"] = node["started_at"] or at
             detail["fireAt"] = data.get("fireAt")
         elif kind == "node.compensated":
-            node.status = "compensated"
+            node["status"] = "compensated"
             detail["compensation"] = {
                 "status": "completed",
                 "at": at.isoformat(),
@@ -405,50 +562,49 @@ class RecordStore:
                 "at": at.isoformat(),
                 "error": data.get("error"),
             }
-        node.detail = detail
+        node["detail"] = detail
 
     @staticmethod
-    def _project_run(run: Run, kind: str, at: datetime, data: dict[str, Any]) -> None:
+    def _project_run(batch: _Batch, kind: str, at: datetime, data: dict[str, Any]) -> None:
+        terminal = batch.run["runtime_status"] in TERMINAL_STATUSES
         if kind == "run.started":
-            if run.runtime_status not in TERMINAL_STATUSES:
-                run.runtime_status = "RUNNING"
-                run.phase = "running"
-            run.started_at = run.started_at or at
+            if not terminal:
+                batch.set_run("runtime_status", "RUNNING")
+                batch.set_run("phase", "running")
+            batch.set_run("started_at", batch.run["started_at"] or at)
         elif kind in ("run.completed", "run.failed"):
-            run.runtime_status = "COMPLETED" if kind == "run.completed" else "FAILED"
-            run.phase = str(
-                data.get("phase") or ("completed" if kind == "run.completed" else "failed")
+            batch.set_run("runtime_status", "COMPLETED" if kind == "run.completed" else "FAILED")
+            batch.set_run(
+                "phase",
+                str(data.get("phase") or ("completed" if kind == "run.completed" else "failed")),
             )
-            run.message = data.get("message")
-            run.error = data.get("error")
-            run.completed_at = at
-            run.progress = 100
+            batch.set_run("message", data.get("message"))
+            batch.set_run("error", data.get("error"))
+            batch.set_run("completed_at", at)
+            batch.set_run("progress", 100)
         elif kind == "run.terminated":
-            if run.runtime_status not in TERMINAL_STATUSES:
-                run.runtime_status = "TERMINATED"
-                run.phase = "cancelled"
-                run.message = data.get("reason")
-                run.completed_at = at
+            if not terminal:
+                batch.set_run("runtime_status", "TERMINATED")
+                batch.set_run("phase", "cancelled")
+                batch.set_run("message", data.get("reason"))
+                batch.set_run("completed_at", at)
         elif kind == "run.suspended":
-            if run.runtime_status not in TERMINAL_STATUSES:
-                run.runtime_status = "SUSPENDED"
-        elif kind == "run.resumed" and run.runtime_status == "SUSPENDED":
-            run.runtime_status = "RUNNING"
+            if not terminal:
+                batch.set_run("runtime_status", "SUSPENDED")
+        elif kind == "run.resumed" and batch.run["runtime_status"] == "SUSPENDED":
+            batch.set_run("runtime_status", "RUNNING")
 
-    async def _adopt_labels(self, session: AsyncSession, run: Run, data: dict[str, Any]) -> None:
+    @staticmethod
+    def _adopt_labels(batch: _Batch, data: dict[str, Any]) -> None:
         """Runs started by the workflow itself (sub-workflows) fill their row here."""
-        if run.workflow_id:
+        if batch.run["workflow_id"]:
             return
-        run.workflow_id = str(data.get("workflowId") or "")
-        run.name = str(data.get("name") or "")
-        if isinstance(data.get("definition"), dict):
-            run.definition = data["definition"]
         labels = {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
-        run.labels = labels
-        run.project_id = labels.get("projectId")
-        run.parent_instance_id = labels.get("parentInstanceId")
-        for key, value in labels.items():
-            stmt = _insert(session, RunLabel).values(
-                instance_id=run.instance_id, key=key, value=value
-            )
-            await session.execute(stmt.on_conflict_do_nothing())
+        batch.set_run("workflow_id", str(data.get("workflowId") or ""))
+        batch.set_run("name", str(data.get("name") or ""))
+        if isinstance(data.get("definition"), dict):
+            batch.set_run("definition", data["definition"])
+        batch.set_run("labels", labels)
+        batch.set_run("project_id", labels.get("projectId"))
+        batch.set_run("parent_instance_id", labels.get("parentInstanceId"))
+        batch.labels = labels or None

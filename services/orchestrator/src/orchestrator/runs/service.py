@@ -346,6 +346,8 @@ class RunService:
             return None
         if state is None:
             return None
+        async with self.sessions() as session:  # the row as the run's end left it
+            run = await session.get(Run, instance_id) or run
         return await self._status_from_state(run, state)
 
     async def _status_from_state(self, run: Run, state: WorkflowState) -> s.StatusResponse:
