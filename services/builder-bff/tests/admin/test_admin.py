@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+
+from ..conftest import Platform
+
+pytestmark = pytest.mark.unit
+
+
+class TestTenants:
+    async def test_tree_lists_only_the_callers_projects_with_roles(
+        self, platform: Platform
+    ) -> None:
+        await platform.login(role="editor", project="p1")
+        tree = (await platform.client.get("/api/tenants")).json()["companies"]
+        assert tree[0]["name"] == "Acme"
+        assert tree[0]["organizations"][0]["projects"] == [
+            {"id": "p1", "name": "P1", "role": "editor"}
+        ]
+
+    async def test_new_user_without_memberships_sees_nothing(self, platform: Platform) -> None:
+        await platform.login(role=None)
+        assert (await platform.client.get("/api/tenants")).json() == {"companies": []}
+
+
+class TestWorkflows:
+    async def test_list_shows_status_and_last_run(self, platform: Platform) -> None:
+        await platform.login()
+        platform.add_workflow("wf1", versions=1)
+        platform.add_workflow("wf2", versions=1)
+        platform.orchestrator.runs["r1"] = {
+            "instanceId": "r1",
+            "workflowId": "wf1",
+            "runtimeStatus": "COMPLETED",
+            "labels": {"projectId": "p1"},
+        }
+        items = (await platform.client.get("/api/projects/p1/workflows")).json()["items"]
+        assert {w["id"]: (w["status"], (w["lastRun"] or {}).get("instanceId")) for w in items} == {
+            "wf1": ("draft", "r1"),
+            "wf2": ("draft", None),
+        }
+
+    async def test_list_survives_an_orchestrator_outage(self, platform: Platform) -> None:
+        await platform.login()
+        platform.add_workflow("wf1")
+        platform.orchestrator.fail_with = 503
+        r = await platform.client.get("/api/projects/p1/workflows")
+        assert r.status_code == 200 and r.json()["items"][0]["lastRun"] is None
+
+    async def test_other_tenants_project_is_404(self, platform: Platform) -> None:
+        await platform.login(project="p1")
+        r = await platform.client.get("/api/projects/p2/workflows")
+        assert r.status_code == 404
+        assert r.headers["content-type"] == "application/problem+json"
+
+
+class TestAdminProxy:
+    async def test_requests_pass_through_as_the_caller(self, platform: Platform) -> None:
+        await platform.login()
+        r = await platform.client.post(
+            "/api/admin/projects/p1/workflows", json={"name": "Flow"}, headers=platform.csrf()
+        )
+        assert r.status_code == 201 and r.json()["projectId"] == "p1"
+        method, path, headers = platform.admin.requests[-1]
+        assert (method, path) == ("POST", "/api/v1/projects/p1/workflows")
+        assert headers["authorization"].startswith("Bearer ")
+        assert "x-forwarded-for" in headers
+
+    async def test_problems_pass_through_unchanged(self, platform: Platform) -> None:
+        await platform.login(role="viewer")
+        r = await platform.client.post(
+            "/api/admin/projects/p1/workflows", json={"name": "Flow"}, headers=platform.csrf()
+        )
+        assert r.status_code == 403 and r.json()["detail"] == "not allowed"
+        r = await platform.client.get("/api/admin/workflows/nope")
+        assert r.status_code == 404 and r.json()["detail"] == "workflow nope not found"
+
+    async def test_only_builder_resources_are_exposed(self, platform: Platform) -> None:
+        await platform.login()
+        for path in (
+            "/api/admin/auth/refresh",
+            "/api/admin/users",
+            "/api/admin/projects/../auth/me",
+        ):
+            r = await platform.client.get(path)
+            assert r.status_code == 404, path
+
+    async def test_needs_a_session(self, platform: Platform) -> None:
+        assert (await platform.client.get("/api/admin/companies")).status_code == 401

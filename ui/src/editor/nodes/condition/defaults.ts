@@ -1,0 +1,3 @@
+import type { ConditionConfig } from "../../../definition/nodeData";
+
+export const conditionDefaults = (): ConditionConfig => ({ expression: "" });

@@ -1,0 +1,3 @@
+import type { PublishEventConfig } from "../../../definition/nodeData";
+
+export const publishEventDefaults = (): PublishEventConfig => ({ topic: "", pubsubName: "pubsub", data: {} });

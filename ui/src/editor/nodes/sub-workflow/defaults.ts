@@ -1,0 +1,3 @@
+import type { SubWorkflowConfig } from "../../../definition/nodeData";
+
+export const subWorkflowDefaults = (): SubWorkflowConfig => ({ workflowId: "", version: "active" });
