@@ -271,9 +271,9 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     return {"x-wfb-timestamp": ts, "x-wfb-signature": f"sha256={digest}"}
 
 
-async def eventually(check: Any, timeout: float = 10.0) -> Any:
+async def eventually(check: Any, within: float = 10.0) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):

@@ -27,6 +27,17 @@ async def fire(api: Api, d: Deployed, data: dict[str, Any], envelope: bool = Fal
     return r.json()
 
 
+async def next_job(sidecar: FakeSidecar, d: Deployed, after: dict[str, Any]) -> dict[str, Any]:
+    """The job's data once it differs from ``after`` (the chain moved on)."""
+
+    def moved() -> dict[str, Any] | None:
+        job = job_of(sidecar, d)
+        return job["data"] if job and job["data"] != after else None
+
+    found: dict[str, Any] = await eventually(moved)
+    return found
+
+
 async def current_job(sidecar: FakeSidecar, d: Deployed) -> dict[str, Any]:
     job: dict[str, Any] = await eventually(lambda: job_of(sidecar, d))
     return job
@@ -212,9 +223,7 @@ class TestOverlap:
         outcomes = []
         seen: dict[str, Any] = {}
         for _ in range(4):
-            data = (
-                await eventually(lambda: (j := job_of(sidecar, d)) and j["data"] != seen and j)
-            )["data"]
+            data = await next_job(sidecar, d, seen)
             outcomes.append((await fire(tapi, d, data))["outcome"])
             seen = data
         assert outcomes == ["started", "queued", "queued", "skipped"]  # the queue holds 2
