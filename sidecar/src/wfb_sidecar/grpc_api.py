@@ -19,6 +19,7 @@ from google.protobuf.any_pb2 import Any as GrpcAny
 from google.protobuf.empty_pb2 import Empty
 
 from wfb_sidecar import errors
+from wfb_sidecar.jobs.model import FailurePolicy, Job, JobSpec, check_name
 from wfb_sidecar.pubsub.broker import PublishEntry
 from wfb_sidecar.state import DeleteOp, SetOp
 
@@ -306,7 +307,111 @@ class StateRpcs(_Base):
         return Empty()
 
 
-class DaprRuntimeServicer(InvocationRpcs, PubSubRpcs, SecretsRpcs, MetadataRpcs, StateRpcs):
+def _policy_from_proto(message: Any) -> FailurePolicy:
+    kind = message.WhichOneof("policy")
+    if kind == "drop":
+        return FailurePolicy("drop")
+    if kind != "constant":
+        raise errors.bad_request("failure_policy must set drop or constant")
+    constant = message.constant
+    interval = constant.interval.seconds + constant.interval.nanos / 1e9
+    retries = constant.max_retries if constant.HasField("max_retries") else None
+    return FailurePolicy("constant", interval, retries)
+
+
+def _policy_to_proto(policy: FailurePolicy) -> Any:
+    if policy.kind == "drop":
+        return common_v1.JobFailurePolicy(drop=common_v1.JobFailurePolicyDrop())
+    constant = common_v1.JobFailurePolicyConstant()
+    constant.interval.FromNanoseconds(round(policy.interval_s * 1e9))
+    if policy.max_retries is not None:
+        constant.max_retries = policy.max_retries
+    return common_v1.JobFailurePolicy(constant=constant)
+
+
+def _job_proto(job: Job) -> Any:
+    message = api_v1.Job(name=job.name, failure_policy=_policy_to_proto(job.policy))
+    if job.schedule is not None:
+        message.schedule = job.schedule
+    if job.repeats is not None:
+        message.repeats = job.repeats
+    if job.due_time is not None:
+        message.due_time = job.due_time
+    if job.ttl is not None:
+        message.ttl = job.ttl
+    message.data.CopyFrom(GrpcAny(type_url=job.data_type, value=job.data))
+    return message
+
+
+class JobsRpcs(_Base):
+    """The Jobs API; the stable RPCs (Dapr 1.18) and their Alpha1 aliases are the same."""
+
+    @dapr_errors
+    async def ScheduleJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        job = request.job
+        spec = JobSpec(
+            name=job.name,
+            schedule=job.schedule if job.HasField("schedule") else None,
+            repeats=job.repeats if job.HasField("repeats") else None,
+            due_time=job.due_time if job.HasField("due_time") else None,
+            ttl=job.ttl if job.HasField("ttl") else None,
+            data_type=job.data.type_url if job.HasField("data") else "",
+            data=job.data.value if job.HasField("data") else b"",
+            policy=_policy_from_proto(job.failure_policy)
+            if job.HasField("failure_policy")
+            else None,
+        )
+        await self.sidecar.jobs.schedule(self.app.app_id, spec, overwrite=request.overwrite)
+        return api_v1.ScheduleJobResponse()
+
+    @dapr_errors
+    async def GetJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        check_name(request.name)
+        return api_v1.GetJobResponse(
+            job=_job_proto(self.sidecar.jobs.get(self.app.app_id, request.name))
+        )
+
+    @dapr_errors
+    async def DeleteJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        check_name(request.name)
+        await self.sidecar.jobs.delete(self.app.app_id, [request.name])
+        return api_v1.DeleteJobResponse()
+
+    @dapr_errors
+    async def DeleteJobsByPrefix(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.sidecar.jobs.delete_prefix(self.app.app_id, request.name_prefix)
+        if isinstance(request, api_v1.DeleteJobsByPrefixRequestAlpha1):
+            return api_v1.DeleteJobsByPrefixResponseAlpha1()
+        return api_v1.DeleteJobsByPrefixResponse()
+
+    @dapr_errors
+    async def ListJobs(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        jobs = [_job_proto(j) for j in self.sidecar.jobs.jobs_of(self.app.app_id)]
+        if isinstance(request, api_v1.ListJobsRequestAlpha1):
+            return api_v1.ListJobsResponseAlpha1(jobs=jobs)
+        return api_v1.ListJobsResponse(jobs=jobs)
+
+    async def ScheduleJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.ScheduleJob(request, context)
+
+    async def GetJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.GetJob(request, context)
+
+    async def DeleteJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.DeleteJob(request, context)
+
+    async def DeleteJobsByPrefixAlpha1(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self.DeleteJobsByPrefix(request, context)
+
+    async def ListJobsAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.ListJobs(request, context)
+
+
+class DaprRuntimeServicer(
+    InvocationRpcs, PubSubRpcs, SecretsRpcs, MetadataRpcs, StateRpcs, JobsRpcs
+):
     """Every block this sidecar serves over gRPC, for one app."""
 
 
