@@ -8,19 +8,22 @@ backend's ``TaskHubSidecarService`` is registered on the same server when instal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
-from dapr.proto import api_service_v1, api_v1, common_v1
+from dapr.proto import api_service_v1, api_v1, appcallback_v1, common_v1
 from google.protobuf.any_pb2 import Any as GrpcAny
 from google.protobuf.empty_pb2 import Empty
 
 from wfb_sidecar import errors
 from wfb_sidecar.jobs.model import FailurePolicy, Job, JobSpec, check_name
 from wfb_sidecar.pubsub.broker import PublishEntry
+from wfb_sidecar.pubsub.streams import EventStream, event_fields
 from wfb_sidecar.state import DeleteOp, SetOp
 
 if TYPE_CHECKING:
@@ -155,6 +158,73 @@ class PubSubRpcs(_Base):
 
     async def BulkPublishEventAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self.BulkPublishEvent(request, context)
+
+
+_STATUS_NAMES = appcallback_v1.TopicEventResponse.TopicEventResponseStatus
+
+
+class StreamingRpcs(_Base):
+    """``SubscribeTopicEventsAlpha1``: the SDK's ``DaprClient.subscribe(...)``."""
+
+    async def SubscribeTopicEventsAlpha1(
+        self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        try:
+            first = await anext(request_iterator)
+        except StopAsyncIteration:
+            return
+        if first.WhichOneof("subscribe_topic_events_request_type") != "initial_request":
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first message of a subscription stream must be an initial_request",
+            )
+        initial = first.initial_request
+        try:
+            stream = await self.sidecar.broker.open_stream(
+                self.app.app_id,
+                initial.pubsub_name,
+                initial.topic,
+                dict(initial.metadata),
+                initial.dead_letter_topic or None,
+            )
+        except errors.DaprError as exc:
+            await context.abort(exc.grpc_code, exc.message)
+        reader = asyncio.create_task(self._read_answers(request_iterator, stream))
+        try:
+            yield api_v1.SubscribeTopicEventsResponseAlpha1(
+                initial_response=api_v1.SubscribeTopicEventsResponseInitialAlpha1()
+            )
+            while True:
+                event = await stream.outbox.get()
+                if event is None:
+                    return
+                yield api_v1.SubscribeTopicEventsResponseAlpha1(event_message=_topic_event(event))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await self.sidecar.broker.close_stream(stream)
+
+    @staticmethod
+    async def _read_answers(request_iterator: AsyncIterator[Any], stream: EventStream) -> None:
+        try:
+            async for request in request_iterator:
+                if request.HasField("event_processed"):
+                    processed = request.event_processed
+                    stream.answer(processed.id, _STATUS_NAMES.Name(processed.status.status))
+        except grpc.aio.AioRpcError:
+            pass
+        finally:
+            stream.close()  # the client closed its side: end the stream
+
+
+def _topic_event(event: dict[str, Any]) -> Any:
+    fields = event_fields(event)
+    extensions = fields.pop("extensions")
+    message = appcallback_v1.TopicEventRequest(**fields)
+    if extensions:
+        message.extensions.update(extensions)
+    return message
 
 
 class SecretsRpcs(_Base):
@@ -410,7 +480,7 @@ class JobsRpcs(_Base):
 
 
 class DaprRuntimeServicer(
-    InvocationRpcs, PubSubRpcs, SecretsRpcs, MetadataRpcs, StateRpcs, JobsRpcs
+    InvocationRpcs, PubSubRpcs, StreamingRpcs, SecretsRpcs, MetadataRpcs, StateRpcs, JobsRpcs
 ):
     """Every block this sidecar serves over gRPC, for one app."""
 
