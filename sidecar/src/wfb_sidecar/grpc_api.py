@@ -1,7 +1,8 @@
 """Dapr's runtime gRPC API (``dapr.proto.runtime.v1.Dapr``), one servicer per app.
 
-The servicer is assembled from one mixin per building block, so a new block (the Jobs
-API, issue 9) is one more mixin listed in ``DaprRuntimeServicer``. Methods not
+The servicer is assembled from one mixin per building block (invocation, pub/sub with
+streaming subscriptions, secrets, metadata, state, jobs), listed in
+``DaprRuntimeServicer``. Methods not
 implemented answer UNIMPLEMENTED (the generated base class does). The workflow
 backend's ``TaskHubSidecarService`` is registered on the same server when installed.
 """
