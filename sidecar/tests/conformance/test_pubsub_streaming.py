@@ -268,6 +268,23 @@ class TestSharingAndClosing:
             client.subscribe("nope", "topic")
 
 
+def test_app_restart_and_discovery_keep_a_streaming_group(platform: Platform) -> None:
+    """The audit app (an HTTP app) also streams a topic; when it restarts, rediscovering its
+    programmatic subscriptions must not take the streaming group (and its messages) away."""
+    with platform.subscription("audit-stream", app_id="audit"):
+        pass
+    discoveries = platform.sidecar.logs().count("app audit subscriptions")
+    port = platform.audit.port
+    platform.audit.stop()
+    platform.publish("audit-stream", {"kept": True})
+    platform.audit = TinyApp(port, subscriptions=platform.audit.subscriptions).start()
+    wait_until(lambda: platform.sidecar.logs().count("app audit subscriptions") > discoveries, 15)
+    with platform.subscription("audit-stream", app_id="audit") as sub:
+        message = platform.next(sub)
+        assert message.data() == {"kept": True}
+        sub.respond_success(message)
+
+
 def test_asyncio_client_subscribe(platform: Platform) -> None:
     async def scenario() -> dict[str, Any]:
         with dapr_settings(platform.sidecar, "listener") as address:
