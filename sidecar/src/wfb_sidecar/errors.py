@@ -6,6 +6,8 @@ and the message, as daprd answers them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 
@@ -17,15 +19,27 @@ class DaprError(Exception):
         *,
         http_status: int = 500,
         grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.message = message
         self.http_status = http_status
         self.grpc_code = grpc_code
+        self.reason = reason
 
-    def body(self) -> dict[str, str]:
-        return {"errorCode": self.error_code, "message": self.message}
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"errorCode": self.error_code, "message": self.message}
+        if self.reason:  # daprd's newer errors also carry a google.rpc.ErrorInfo
+            body["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "domain": "dapr.io",
+                    "reason": self.reason,
+                    "metadata": {},
+                }
+            ]
+        return body
 
 
 def bad_request(message: str, code: str = "ERR_MALFORMED_REQUEST") -> DaprError:

@@ -1,25 +1,30 @@
 """Dapr's runtime gRPC API (``dapr.proto.runtime.v1.Dapr``), one servicer per app.
 
-The servicer is assembled from one mixin per building block, so a new block (the Jobs
-API, issue 9) is one more mixin listed in ``DaprRuntimeServicer``. Methods not
+The servicer is assembled from one mixin per building block (invocation, pub/sub with
+streaming subscriptions, secrets, metadata, state, jobs), listed in
+``DaprRuntimeServicer``. Methods not
 implemented answer UNIMPLEMENTED (the generated base class does). The workflow
 backend's ``TaskHubSidecarService`` is registered on the same server when installed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
-from dapr.proto import api_service_v1, api_v1, common_v1
+from dapr.proto import api_service_v1, api_v1, appcallback_v1, common_v1
 from google.protobuf.any_pb2 import Any as GrpcAny
 from google.protobuf.empty_pb2 import Empty
 
 from wfb_sidecar import errors
+from wfb_sidecar.jobs.model import FailurePolicy, Job, JobSpec, check_name
 from wfb_sidecar.pubsub.broker import PublishEntry
+from wfb_sidecar.pubsub.streams import EventStream, event_fields
 from wfb_sidecar.state import DeleteOp, SetOp
 
 if TYPE_CHECKING:
@@ -154,6 +159,73 @@ class PubSubRpcs(_Base):
 
     async def BulkPublishEventAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self.BulkPublishEvent(request, context)
+
+
+_STATUS_NAMES = appcallback_v1.TopicEventResponse.TopicEventResponseStatus
+
+
+class StreamingRpcs(_Base):
+    """``SubscribeTopicEventsAlpha1``: the SDK's ``DaprClient.subscribe(...)``."""
+
+    async def SubscribeTopicEventsAlpha1(
+        self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        try:
+            first = await anext(request_iterator)
+        except StopAsyncIteration:
+            return
+        if first.WhichOneof("subscribe_topic_events_request_type") != "initial_request":
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first message of a subscription stream must be an initial_request",
+            )
+        initial = first.initial_request
+        try:
+            stream = await self.sidecar.broker.open_stream(
+                self.app.app_id,
+                initial.pubsub_name,
+                initial.topic,
+                dict(initial.metadata),
+                initial.dead_letter_topic or None,
+            )
+        except errors.DaprError as exc:
+            await context.abort(exc.grpc_code, exc.message)
+        reader = asyncio.create_task(self._read_answers(request_iterator, stream))
+        try:
+            yield api_v1.SubscribeTopicEventsResponseAlpha1(
+                initial_response=api_v1.SubscribeTopicEventsResponseInitialAlpha1()
+            )
+            while True:
+                event = await stream.outbox.get()
+                if event is None:
+                    return
+                yield api_v1.SubscribeTopicEventsResponseAlpha1(event_message=_topic_event(event))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await self.sidecar.broker.close_stream(stream)
+
+    @staticmethod
+    async def _read_answers(request_iterator: AsyncIterator[Any], stream: EventStream) -> None:
+        try:
+            async for request in request_iterator:
+                if request.HasField("event_processed"):
+                    processed = request.event_processed
+                    stream.answer(processed.id, _STATUS_NAMES.Name(processed.status.status))
+        except grpc.aio.AioRpcError:
+            pass
+        finally:
+            stream.close()  # the client closed its side: end the stream
+
+
+def _topic_event(event: dict[str, Any]) -> Any:
+    fields = event_fields(event)
+    extensions = fields.pop("extensions")
+    message = appcallback_v1.TopicEventRequest(**fields)
+    if extensions:
+        message.extensions.update(extensions)
+    return message
 
 
 class SecretsRpcs(_Base):
@@ -306,7 +378,111 @@ class StateRpcs(_Base):
         return Empty()
 
 
-class DaprRuntimeServicer(InvocationRpcs, PubSubRpcs, SecretsRpcs, MetadataRpcs, StateRpcs):
+def _policy_from_proto(message: Any) -> FailurePolicy:
+    kind = message.WhichOneof("policy")
+    if kind == "drop":
+        return FailurePolicy("drop")
+    if kind != "constant":
+        raise errors.bad_request("failure_policy must set drop or constant")
+    constant = message.constant
+    interval = constant.interval.seconds + constant.interval.nanos / 1e9
+    retries = constant.max_retries if constant.HasField("max_retries") else None
+    return FailurePolicy("constant", interval, retries)
+
+
+def _policy_to_proto(policy: FailurePolicy) -> Any:
+    if policy.kind == "drop":
+        return common_v1.JobFailurePolicy(drop=common_v1.JobFailurePolicyDrop())
+    constant = common_v1.JobFailurePolicyConstant()
+    constant.interval.FromNanoseconds(round(policy.interval_s * 1e9))
+    if policy.max_retries is not None:
+        constant.max_retries = policy.max_retries
+    return common_v1.JobFailurePolicy(constant=constant)
+
+
+def _job_proto(job: Job) -> Any:
+    message = api_v1.Job(name=job.name, failure_policy=_policy_to_proto(job.policy))
+    if job.schedule is not None:
+        message.schedule = job.schedule
+    if job.repeats is not None:
+        message.repeats = job.repeats
+    if job.due_time is not None:
+        message.due_time = job.due_time
+    if job.ttl is not None:
+        message.ttl = job.ttl
+    message.data.CopyFrom(GrpcAny(type_url=job.data_type, value=job.data))
+    return message
+
+
+class JobsRpcs(_Base):
+    """The Jobs API; the stable RPCs (Dapr 1.18) and their Alpha1 aliases are the same."""
+
+    @dapr_errors
+    async def ScheduleJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        job = request.job
+        spec = JobSpec(
+            name=job.name,
+            schedule=job.schedule if job.HasField("schedule") else None,
+            repeats=job.repeats if job.HasField("repeats") else None,
+            due_time=job.due_time if job.HasField("due_time") else None,
+            ttl=job.ttl if job.HasField("ttl") else None,
+            data_type=job.data.type_url if job.HasField("data") else "",
+            data=job.data.value if job.HasField("data") else b"",
+            policy=_policy_from_proto(job.failure_policy)
+            if job.HasField("failure_policy")
+            else None,
+        )
+        await self.sidecar.jobs.schedule(self.app.app_id, spec, overwrite=request.overwrite)
+        return api_v1.ScheduleJobResponse()
+
+    @dapr_errors
+    async def GetJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        check_name(request.name)
+        return api_v1.GetJobResponse(
+            job=_job_proto(self.sidecar.jobs.get(self.app.app_id, request.name))
+        )
+
+    @dapr_errors
+    async def DeleteJob(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        check_name(request.name)
+        await self.sidecar.jobs.delete(self.app.app_id, [request.name])
+        return api_v1.DeleteJobResponse()
+
+    @dapr_errors
+    async def DeleteJobsByPrefix(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.sidecar.jobs.delete_prefix(self.app.app_id, request.name_prefix)
+        if isinstance(request, api_v1.DeleteJobsByPrefixRequestAlpha1):
+            return api_v1.DeleteJobsByPrefixResponseAlpha1()
+        return api_v1.DeleteJobsByPrefixResponse()
+
+    @dapr_errors
+    async def ListJobs(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        jobs = [_job_proto(j) for j in self.sidecar.jobs.jobs_of(self.app.app_id)]
+        if isinstance(request, api_v1.ListJobsRequestAlpha1):
+            return api_v1.ListJobsResponseAlpha1(jobs=jobs)
+        return api_v1.ListJobsResponse(jobs=jobs)
+
+    async def ScheduleJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.ScheduleJob(request, context)
+
+    async def GetJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.GetJob(request, context)
+
+    async def DeleteJobAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.DeleteJob(request, context)
+
+    async def DeleteJobsByPrefixAlpha1(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self.DeleteJobsByPrefix(request, context)
+
+    async def ListJobsAlpha1(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.ListJobs(request, context)
+
+
+class DaprRuntimeServicer(
+    InvocationRpcs, PubSubRpcs, StreamingRpcs, SecretsRpcs, MetadataRpcs, StateRpcs, JobsRpcs
+):
     """Every block this sidecar serves over gRPC, for one app."""
 
 

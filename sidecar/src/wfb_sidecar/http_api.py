@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -23,6 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wfb_sidecar import errors
 from wfb_sidecar.invocation import response_headers
+from wfb_sidecar.jobs.model import JobSpec, check_name, job_json, json_to_data, parse_policy_json
+from wfb_sidecar.jobs.model import invalid as invalid_job
+from wfb_sidecar.jobs.model import scheduler_error as job_error
 from wfb_sidecar.pubsub.broker import PublishEntry
 from wfb_sidecar.pubsub.cloudevents import is_json_type
 from wfb_sidecar.state import DeleteOp, SetOp, SqliteStateStore
@@ -112,6 +115,22 @@ class _BulkEntry(BaseModel):
     event: Any
     content_type: str = Field(alias="contentType", default="application/json")
     metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class _JobRequest(BaseModel):
+    """The HTTP Jobs API body (protojson: camelCase and the proto's snake_case names)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    schedule: str | None = None
+    repeats: int | None = None
+    due_time: str | None = Field(None, validation_alias=AliasChoices("dueTime", "due_time"))
+    ttl: str | None = None
+    data: Any = None
+    overwrite: bool = False
+    failure_policy: Any = Field(
+        None, validation_alias=AliasChoices("failurePolicy", "failure_policy")
+    )
 
 
 def _parse(model: type[M], data: Any) -> M:
@@ -255,6 +274,46 @@ class Api:
                 {"failedEntries": failed, "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE"},
                 status_code=500,
             )
+        return Response(status_code=204)
+
+    # -- jobs ------------------------------------------------------------------------
+
+    async def schedule_job(self, request: Request) -> Response:
+        name = request.path_params["name"].strip()
+        check_name(name)
+        raw = await read_limited(request, self.sidecar.max_body_size)
+        body = _json_body(raw) if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise errors.bad_request("the job must be a JSON object")
+        job = _parse(_JobRequest, body)
+        if job.name:
+            raise job_error("DAPR_SCHEDULER_JOB_NAME", "Set the job name in the url only")
+        if job.repeats is not None and job.repeats < 0:
+            raise invalid_job("repeats must not be negative")
+        data_type, data = json_to_data(job.data) if "data" in job.model_fields_set else ("", b"")
+        spec = JobSpec(
+            name=name,
+            schedule=job.schedule,
+            repeats=job.repeats,
+            due_time=job.due_time,
+            ttl=job.ttl,
+            data_type=data_type,
+            data=data,
+            policy=parse_policy_json(job.failure_policy)
+            if job.failure_policy is not None
+            else None,
+        )
+        await self.sidecar.jobs.schedule(self.app.app_id, spec, overwrite=job.overwrite)
+        return Response(status_code=204)
+
+    async def get_job(self, request: Request) -> Response:
+        job = self.sidecar.jobs.get(self.app.app_id, request.path_params["name"])
+        return JSONResponse(job_json(job))
+
+    async def delete_job(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        check_name(name)
+        await self.sidecar.jobs.delete(self.app.app_id, [name])
         return Response(status_code=204)
 
     # -- secrets ---------------------------------------------------------------------
@@ -413,6 +472,12 @@ def build_http_app(sidecar: Sidecar, app: AppRuntime) -> ASGIApp:
         Route("/v1.0/state/{store}/{key}", api.get_state, methods=["GET"]),
         Route("/v1.0/state/{store}/{key}", api.delete_state, methods=["DELETE"]),
     ]
+    for version in ("v1.0-alpha1", "v1.0"):  # daprd 1.18 serves the stable path as well
+        routes += [
+            Route(f"/{version}/jobs/{{name}}", api.schedule_job, methods=["POST"]),
+            Route(f"/{version}/jobs/{{name}}", api.get_job, methods=["GET"]),
+            Route(f"/{version}/jobs/{{name}}", api.delete_job, methods=["DELETE"]),
+        ]
     starlette = Starlette(routes=routes, exception_handlers={errors.DaprError: _dapr_error})
     asgi: ASGIApp = _AppIdHeaderProxy(starlette, api)
     if sidecar.api_token:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -55,6 +55,38 @@ class SidecarMetrics:
             "wfb_sidecar_secret_requests",
             "Secret reads by app, store and outcome (ok, denied, not_found, error)",
             ["app_id", "store", "outcome"],
+            registry=registry,
+        )
+        self.jobs_scheduled = Counter(
+            "wfb_sidecar_jobs_scheduled",
+            "Jobs scheduled (created or overwritten) through the Jobs API, by app",
+            ["app_id"],
+            registry=registry,
+        )
+        self.job_triggers = Counter(
+            "wfb_sidecar_job_triggers",
+            "Job deliveries to apps by outcome: success, retry (failed, will retry), failed "
+            "(retries exhausted, occurrence dropped), not_found (404, dropped), expired (ttl)",
+            ["app_id", "outcome"],
+            registry=registry,
+        )
+        self.job_trigger_seconds = Histogram(
+            "wfb_sidecar_job_trigger_duration_seconds",
+            "Time an app took to answer a job delivery",
+            ["app_id"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.jobs_stored = Gauge(
+            "wfb_sidecar_jobs",
+            "Jobs currently stored (scheduled and not complete), by app",
+            ["app_id"],
+            registry=registry,
+        )
+        self.streams = Gauge(
+            "wfb_sidecar_pubsub_streams",
+            "Open streaming subscriptions (SubscribeTopicEventsAlpha1), by app, pub/sub and topic",
+            ["app_id", "pubsub", "topic"],
             registry=registry,
         )
 

@@ -27,6 +27,8 @@ from wfb_sidecar.appchannel import AppChannel
 from wfb_sidecar.config import AppConfig, SidecarConfig
 from wfb_sidecar.errors import DaprError
 from wfb_sidecar.invocation import AppTarget, Invoker
+from wfb_sidecar.jobs.scheduler import JobScheduler
+from wfb_sidecar.jobs.store import JobStore
 from wfb_sidecar.metrics import PubSubQueueCollector, SidecarMetrics
 from wfb_sidecar.pubsub.broker import Broker
 from wfb_sidecar.pubsub.store import PubSubStore
@@ -150,6 +152,7 @@ class Sidecar:
             self.resiliency,
             self.metrics,
         )
+        self.jobs = JobScheduler(JobStore(data_dir / "jobs.db"), channels, self.metrics)
         acl = {
             a.app_id: a.configuration.spec.access_control if a.configuration else None
             for a in config.apps
@@ -183,6 +186,7 @@ class Sidecar:
             )
             for store in self.state_stores.values():
                 await store.open()
+            await self.jobs.start()
             await self._start_workflow()
             for app in self.apps.values():
                 await self.broker.add_subscriptions(app.app_id, app.config.declarative)
@@ -274,6 +278,7 @@ class Sidecar:
         for _, task in self._http_servers:
             with contextlib.suppress(Exception):
                 await task
+        await self.jobs.stop()
         await self.broker.stop()
         for store in self.state_stores.values():
             await store.close()

@@ -302,6 +302,15 @@ class TestRetriesAndOutcomes:
         assert platform.orders.received("/dead") == []
         assert 'outcome="drop",pubsub="pubsub",topic="answers"' in platform.metrics()
 
+    def test_drop_status_goes_to_the_dead_letter_topic_when_there_is_one(
+        self, platform: Platform
+    ) -> None:
+        platform.orders.handlers["/flaky"] = lambda r: JSONResponse({"status": "DROP"})
+        platform.publish_json("flaky", {"poison": True})
+        (dead,) = wait_for(platform.orders, "/dead")
+        assert dead.json()["data"] == {"poison": True}
+        assert len(platform.orders.received("/flaky")) == 1  # not retried
+
     def test_404_from_the_app_drops_the_message(self, platform: Platform) -> None:
         platform.orders.handlers["/answers"] = lambda r: Response(status_code=404)
         platform.publish_json("answers", {"gone": True})

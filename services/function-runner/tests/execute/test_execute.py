@@ -258,6 +258,17 @@ class TestConcurrency:
             assert (await run(two, body, "test/block")).status_code == 200
 
 
+class TestResponseShape:
+    async def test_seed_fields_always_extras_only_when_set(self, api: Any, body: Any) -> None:
+        ok = (await run(api, body, "test/count")).json()
+        assert {"success", "data", "error", "duration_ms"} <= ok.keys()
+        assert ok["error"] is None
+        assert not {"error_code", "retryable", "job_name", "pod_name"} & ok.keys()
+        failed = (await run(api, body, "test/bad-output")).json()
+        assert failed["success"] is False and failed["data"] is None
+        assert failed["error_code"] == "validation"
+
+
 class TestIdempotency:
     async def test_repeat_returns_recorded_result_without_running(
         self, api: Any, body: Any

@@ -27,6 +27,7 @@ from wfb_sidecar.durations import parse_go_duration
 from wfb_sidecar.metrics import SidecarMetrics
 from wfb_sidecar.pubsub import cloudevents
 from wfb_sidecar.pubsub.store import GroupKey, NewMessage, Pending, PubSubStore
+from wfb_sidecar.pubsub.streams import CLOSED, TIMEOUT, EventStream
 from wfb_sidecar.pubsub.subscriptions import ActiveSubscription
 from wfb_sidecar.resiliency import ResiliencyRegistry, RetryPolicy
 from wfb_sidecar.resources import ResourceError
@@ -142,6 +143,9 @@ class Broker:
         self.resiliency = resiliency
         self.metrics = metrics
         self._active: dict[GroupKey, ActiveSubscription] = {}
+        self._streams: dict[GroupKey, list[EventStream]] = {}
+        self._stream_groups: dict[GroupKey, int | None] = {}  # -> closed at (ms), None: open
+        self._turn: dict[GroupKey, int] = {}
         self._wake: dict[GroupKey, asyncio.Event] = {}
         self._workers: dict[GroupKey, asyncio.Task[None]] = {}
         self._janitor: asyncio.Task[None] | None = None
@@ -152,6 +156,8 @@ class Broker:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.store.streams_closed(_now_ms())
+        self._stream_groups = await self.store.stream_groups()
         for group in await self.store.groups():
             self._ensure_worker(group)
         self._janitor = asyncio.create_task(self._janitor_loop(), name="pubsub-janitor")
@@ -235,7 +241,20 @@ class Broker:
     # -- subscriptions -----------------------------------------------------------------
 
     def subscriptions_of(self, app_id: str) -> list[ActiveSubscription]:
-        return [s for k, s in sorted(self._active.items()) if k.app_id == app_id]
+        subs = {k: s for k, s in self._active.items() if k.app_id == app_id}
+        for key, streams in self._streams.items():
+            if key.app_id == app_id and streams and key not in subs:
+                subs[key] = ActiveSubscription(
+                    app_id,
+                    key.pubsub,
+                    key.topic,
+                    [],
+                    None,
+                    streams[0].dead_letter_topic,
+                    dict(streams[0].metadata),
+                    "STREAMING",
+                )
+        return [s for _, s in sorted(subs.items())]
 
     def _usable(self, sub: ActiveSubscription) -> bool:
         settings = self.components.get(sub.pubsub)
@@ -275,7 +294,9 @@ class Broker:
                 if self._usable(sub):
                     wanted[key] = sub
             for key in [k for k in await self.store.groups() if k.app_id == app_id]:
-                if key not in wanted:
+                if key not in wanted and key in self._stream_groups:
+                    self._active.pop(key, None)  # the streams keep the group
+                elif key not in wanted:
                     dropped = await self.store.unregister(key)
                     self._active.pop(key, None)
                     worker = self._workers.pop(key, None)
@@ -300,6 +321,67 @@ class Broker:
         self._active[key] = sub
         self._ensure_worker(key)
         self._wake_group(key)
+
+    # -- streaming subscriptions ---------------------------------------------------------
+
+    async def open_stream(
+        self,
+        app_id: str,
+        pubsub: str,
+        topic: str,
+        metadata: dict[str, str],
+        dead_letter_topic: str | None,
+    ) -> EventStream:
+        """A new streaming subscription joins the app's consumer group on the topic."""
+        settings = self.component(app_id, pubsub)
+        if not topic:
+            raise errors.bad_request(f"topic is empty in pubsub {pubsub}", "ERR_TOPIC_EMPTY")
+        if not settings.can_subscribe(app_id, topic):
+            raise errors.pubsub_forbidden(topic, app_id)
+        key = GroupKey(app_id, pubsub, topic)
+        stream = EventStream(key, dead_letter_topic, metadata)
+        async with self._lock:
+            taken = await self.store.register(key, _now_ms(), settings.retention_ms)
+            await self.store.mark_streaming(key, None)
+            self._stream_groups[key] = None
+            self._streams.setdefault(key, []).append(stream)
+        count = len(self._streams[key])
+        self.metrics.streams.labels(app_id, pubsub, topic).set(count)
+        log.info(
+            "app %s opened a streaming subscription to %s/%s (%d open; %s message(s) waiting "
+            "from before it subscribed)", app_id, pubsub, topic, count, taken or 0,
+        )  # fmt: skip
+        self._ensure_worker(key)
+        self._wake_group(key)
+        return stream
+
+    async def close_stream(self, stream: EventStream) -> None:
+        stream.close()
+        key = stream.group
+        async with self._lock:
+            streams = self._streams.get(key, [])
+            if stream in streams:
+                streams.remove(stream)
+            if not streams:
+                self._streams.pop(key, None)
+                if key in self._stream_groups:
+                    self._stream_groups[key] = _now_ms()
+                    await self.store.mark_streaming(key, self._stream_groups[key])
+        left = len(self._streams.get(key, []))
+        self.metrics.streams.labels(key.app_id, key.pubsub, key.topic).set(left)
+        log.info(
+            "a streaming subscription of app %s to %s/%s closed (%d still open)",
+            key.app_id, key.pubsub, key.topic, left,
+        )  # fmt: skip
+        self._wake_group(key)
+
+    def _next_stream(self, group: GroupKey) -> EventStream | None:
+        streams = [s for s in self._streams.get(group, []) if not s.closed]
+        if not streams:
+            return None
+        turn = self._turn.get(group, 0) % len(streams)
+        self._turn[group] = turn + 1
+        return streams[turn]
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -341,7 +423,10 @@ class Broker:
         wake.clear()
         sub = self._active.get(group)
         channel = self.channels.get(group.app_id)
-        if sub is None or channel is None or not channel.up or channel.base_url is None:
+        streaming = bool(self._streams.get(group))
+        if not streaming and (
+            sub is None or channel is None or not channel.up or channel.base_url is None
+        ):
             await self._sleep(group, None)
             return
         pending = await self.store.head(group)
@@ -356,6 +441,11 @@ class Broker:
             await self.store.ack(group, pending.message_id)
             self._count(group, "expired")
             return
+        if streaming:
+            await self._deliver_to_stream(group, pending)
+            return
+        assert sub is not None
+        assert channel is not None
         await self._deliver(group, sub, channel, pending)
 
     def _count(self, group: GroupKey, outcome: str) -> None:
@@ -400,7 +490,38 @@ class Broker:
         self.metrics.delivery_seconds.labels(group.app_id, group.pubsub, group.topic).observe(
             time.perf_counter() - started
         )
-        await self._settle(group, sub, channel, pending, outcome, policy.retry or settings.retry)
+        await self._settle(
+            group, pending, outcome, policy.retry or settings.retry, sub.dead_letter_topic, channel
+        )
+
+    async def _deliver_to_stream(self, group: GroupKey, pending: Pending) -> None:
+        stream = self._next_stream(group)
+        if stream is None:  # its last stream is closing right now
+            await self._sleep(group, 0.05)
+            return
+        event = self._event(group, pending)
+        settings = self.components[group.pubsub]
+        policy = self.resiliency.for_inbound(group.app_id, group.pubsub)
+        started = time.perf_counter()
+        answer = await stream.deliver(event, policy.timeout_s or settings.delivery_timeout_s)
+        if answer == CLOSED:
+            log.info(
+                "message %s on %s was in flight on a stream that closed; it is delivered again",
+                pending.message_id, group,
+            )  # fmt: skip
+            return
+        self.metrics.delivery_seconds.labels(group.app_id, group.pubsub, group.topic).observe(
+            time.perf_counter() - started
+        )
+        outcome = {
+            "SUCCESS": _Outcome("success"),
+            "DROP": _Outcome("drop", "the subscriber answered DROP"),
+            "RETRY": _Outcome("retry", "the subscriber answered RETRY"),
+            TIMEOUT: _Outcome("retry", "no answer from the stream in time"),
+        }.get(answer, _Outcome("retry", f"unknown answer {answer!r}"))
+        await self._settle(
+            group, pending, outcome, policy.retry or settings.retry, stream.dead_letter_topic, None
+        )
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], timeout_s: float
@@ -435,14 +556,19 @@ class Broker:
     async def _settle(
         self,
         group: GroupKey,
-        sub: ActiveSubscription,
-        channel: AppChannel,
         pending: Pending,
         outcome: _Outcome,
         retry: RetryPolicy,
+        dead_letter_topic: str | None,
+        channel: AppChannel | None,
     ) -> None:
         if outcome.kind == "app_down":
-            channel.mark_down()  # not an attempt: delivery resumes when the app is back
+            if channel is not None:
+                channel.mark_down()  # not an attempt: delivery resumes when the app is back
+            return
+        if outcome.kind == "drop" and dead_letter_topic:
+            # daprd (since 1.12) sends a message its subscriber DROPs to the dead-letter topic
+            await self._dead_letter(group, pending, dead_letter_topic, 1, outcome.detail)
             return
         if outcome.kind in ("success", "drop", "not_found"):
             await self.store.ack(group, pending.message_id)
@@ -466,15 +592,8 @@ class Broker:
                 pending.message_id, group.app_id, outcome.detail, attempts,
             )  # fmt: skip
             return
-        if sub.dead_letter_topic:
-            groups = await self.store.dead_letter(group, pending, sub.dead_letter_topic, _now_ms())
-            self._count(group, "dead_letter")
-            log.warning(
-                "message %s on %s moved to dead-letter topic %s after %d attempts: %s",
-                pending.message_id, group, sub.dead_letter_topic, attempts, outcome.detail,
-            )  # fmt: skip
-            for target in groups:
-                self._wake_group(target)
+        if dead_letter_topic:
+            await self._dead_letter(group, pending, dead_letter_topic, attempts, outcome.detail)
             return
         await self.store.park(group, pending, attempts, outcome.detail, _now_ms())
         self._count(group, "undeliverable")
@@ -483,11 +602,45 @@ class Broker:
             "undeliverable table", pending.message_id, group, attempts, outcome.detail,
         )  # fmt: skip
 
+    async def _dead_letter(
+        self, group: GroupKey, pending: Pending, topic: str, attempts: int, reason: str
+    ) -> None:
+        groups = await self.store.dead_letter(group, pending, topic, _now_ms())
+        self._count(group, "dead_letter")
+        log.warning(
+            "message %s on %s moved to dead-letter topic %s after %d attempt(s): %s",
+            pending.message_id, group, topic, attempts, reason,
+        )  # fmt: skip
+        for target in groups:
+            self._wake_group(target)
+
+    async def _forget_idle_stream_groups(self) -> None:
+        """A group made by streams that stayed closed longer than ``unclaimedRetention`` is
+        dropped with its pending messages (the app stopped subscribing)."""
+        now = _now_ms()
+        async with self._lock:
+            for key, closed_at in list(self._stream_groups.items()):
+                settings = self.components.get(key.pubsub)
+                if closed_at is None or key in self._active or self._streams.get(key):
+                    continue
+                if settings is not None and now - closed_at < settings.retention_ms:
+                    continue
+                dropped = await self.store.unregister(key)
+                del self._stream_groups[key]
+                worker = self._workers.pop(key, None)
+                if worker is not None:
+                    worker.cancel()
+                log.warning(
+                    "no stream of app %s subscribed to %s/%s again within unclaimedRetention; "
+                    "%d pending message(s) dropped", key.app_id, key.pubsub, key.topic, dropped,
+                )  # fmt: skip
+
     async def _janitor_loop(self) -> None:
         while True:
             await asyncio.sleep(JANITOR_INTERVAL_S)
             retention = {name: s.retention_ms for name, s in self.components.items()}
             try:
+                await self._forget_idle_stream_groups()
                 removed = await self.store.expire_unclaimed(_now_ms(), retention)
             except Exception:
                 log.exception("expiring unclaimed messages failed")

@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (app_id, pubsub, topic, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id);
+CREATE TABLE IF NOT EXISTS stream_groups (
+    app_id TEXT NOT NULL,
+    pubsub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    closed_at_ms INTEGER,
+    PRIMARY KEY (app_id, pubsub, topic)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS undeliverable (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     app_id TEXT NOT NULL,
@@ -217,11 +224,44 @@ class PubSubStore:
             conn.execute(
                 "DELETE FROM consumer_groups WHERE app_id = ? AND pubsub = ? AND topic = ?", key
             )
+            conn.execute(
+                "DELETE FROM stream_groups WHERE app_id = ? AND pubsub = ? AND topic = ?", key
+            )
             for message_id in ids:
                 _collect(conn, message_id)
             return len(ids)
 
         return await self.db.run(unregister)
+
+    async def mark_streaming(self, group: GroupKey, closed_at_ms: int | None) -> None:
+        """Remember a group made by streaming subscriptions (None: a stream is open now;
+        else when its last stream closed), so discovery does not take it away."""
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO stream_groups (app_id, pubsub, topic, closed_at_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (group.app_id, group.pubsub, group.topic, closed_at_ms),
+            )
+
+        await self.db.run(mark)
+
+    async def stream_groups(self) -> dict[GroupKey, int | None]:
+        def query(conn: sqlite3.Connection) -> dict[GroupKey, int | None]:
+            rows = conn.execute("SELECT app_id, pubsub, topic, closed_at_ms FROM stream_groups")
+            return {GroupKey(r[0], r[1], r[2]): r[3] for r in rows}
+
+        return await self.db.run(query)
+
+    async def streams_closed(self, now_ms: int) -> None:
+        """At startup no stream is open: every streaming group's streams closed now."""
+
+        def close(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE stream_groups SET closed_at_ms = ? WHERE closed_at_ms IS NULL", (now_ms,)
+            )
+
+        await self.db.run(close)
 
     async def head(self, group: GroupKey) -> Pending | None:
         """The oldest pending delivery of a group (deliveries are in publish order)."""

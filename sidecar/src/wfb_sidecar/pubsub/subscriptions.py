@@ -19,7 +19,7 @@ from wfb_sidecar.resources import Routes, Subscription
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["PROGRAMMATIC", "DECLARATIVE"]
+Kind = Literal["PROGRAMMATIC", "DECLARATIVE", "STREAMING"]
 
 
 class SubscriptionError(ValueError):

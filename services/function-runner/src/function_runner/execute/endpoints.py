@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
 
 from function_runner.deps import RuntimeDep, SettingsDep, require_app_token
 from function_runner.execute.schemas import ExecuteRequest, ExecuteResponse
@@ -17,6 +18,16 @@ from service_kit.problems import (
     Unauthorized,
     Unprocessable,
     problem_responses,
+)
+
+OPTIONAL_EXTRAS = (
+    "error_code",
+    "retryable",
+    "retry_after_seconds",
+    "error_details",
+    "job_name",
+    "pod_name",
+    "function_version",
 )
 
 router = APIRouter(tags=["execute"], dependencies=[Depends(require_app_token)])
@@ -35,16 +46,23 @@ async def _size_limit(
     "/execute",
     summary="Run a function for one workflow step",
     dependencies=[Depends(_size_limit)],
+    response_model=ExecuteResponse,
     responses=problem_responses(
         NotFound, Conflict, Unprocessable, TooManyRequests, PayloadTooLarge, Unauthorized
     ),
 )
-async def execute(body: ExecuteRequest, runtime: RuntimeDep, response: Response) -> ExecuteResponse:
+async def execute(body: ExecuteRequest, runtime: RuntimeDep) -> JSONResponse:
     """Function-level failures are ``200`` with ``success: false`` (and ``error_code``,
     ``retryable``, ``retry_after_seconds``); problems with the request itself are 4xx:
     unknown function 404, disabled/deprecated 409, invalid input 422 (field ``errors``),
-    ``max_concurrency`` reached 429 with ``Retry-After``."""
+    ``max_concurrency`` reached 429 with ``Retry-After``.
+
+    Seed 003's four fields (``success``, ``data``, ``error``, ``duration_ms``) are always
+    present; the optional extras only when they carry a value."""
     result, replayed = await ExecuteService(runtime).execute(body)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return result
+    payload = result.model_dump(mode="json")
+    for extra in OPTIONAL_EXTRAS:
+        if payload.get(extra) is None:
+            payload.pop(extra, None)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(payload, headers=headers)

@@ -1,0 +1,1 @@
+"""Dapr's Jobs API (scheduler building block) on SQLite."""
