@@ -262,7 +262,7 @@ class TestOrchestratorDown:
         finally:
             sidecar.fail_start_with = None
         await eventually(lambda: len(sidecar.runs_of(d.workflow)) == 1)
-        firing = await eventually(lambda: _first_started(d), timeout=15)
+        firing = await eventually(lambda: _first_started(d), within=15)
         assert firing["instanceId"] == sidecar.runs_of(d.workflow)[0]["instanceId"]
         assert (await fire(tapi, d, data))["outcome"] == "duplicate"
         assert len(sidecar.runs_of(d.workflow)) == 1
