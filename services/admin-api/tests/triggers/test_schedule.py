@@ -4,7 +4,7 @@ occurrence, missed and overlap policies, stale generations, swaps and stop."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -192,7 +192,9 @@ class TestMissedOccurrences:
             "data"
         ]
         due = datetime.fromisoformat(nxt["occurrence"].replace("Z", "+00:00"))
-        assert due > datetime.now(UTC).replace(microsecond=0)  # a future one, not the backlog
+        missed_first = datetime.fromisoformat(data["occurrence"].replace("Z", "+00:00"))
+        # the first occurrence after the delivery, not the backlog of missed ones
+        assert due == missed_first + timedelta(seconds=firing["missedCount"])
 
 
 class TestOverlap:
