@@ -183,7 +183,7 @@ export interface TriggerState {
   webhookPath?: string | null;
 }
 
-export type FiringStatus = "started" | "skipped" | "queued" | "missed" | "failed" | "duplicate";
+export type FiringStatus = "pending" | "started" | "skipped" | "queued" | "missed" | "failed" | "duplicate";
 
 export interface Firing {
   id: string;

@@ -160,7 +160,7 @@ function WebhookSection({
         <dd data-testid="webhook-auth">{AUTH_TEXT[info.auth]}</dd>
         <dt>Answer</dt>
         <dd>
-          {webhook.mode === "sync"
+          {(info.mode ?? webhook.mode) === "sync"
             ? `waits up to ${webhook.syncTimeoutSeconds ?? 30} s for the run and returns its result (202 if longer)`
             : "202 with instanceId and firingId at once"}
         </dd>

@@ -81,8 +81,20 @@ describe("relativeTime", () => {
 
 describe("normalizeWebhook", () => {
   it("reads the members whatever their spelling, defaulting to hmac", () => {
-    expect(normalizeWebhook({ path: "/hooks/w", auth: "bearer", hasSecret: true })).toEqual({ path: "/hooks/w", auth: "bearer", hasSecret: true });
-    expect(normalizeWebhook({ webhookPath: "/hooks/w", authMode: "none" })).toEqual({ path: "/hooks/w", auth: "none", hasSecret: false });
+    expect(normalizeWebhook({ path: "/hooks/w", auth: "bearer", mode: "sync", active: true, hasSecret: true })).toEqual({
+      path: "/hooks/w",
+      auth: "bearer",
+      mode: "sync",
+      active: true,
+      hasSecret: true,
+    });
+    expect(normalizeWebhook({ webhookPath: "/hooks/w", authMode: "none", active: false })).toEqual({
+      path: "/hooks/w",
+      auth: "none",
+      mode: null,
+      active: false,
+      hasSecret: false,
+    });
     expect(normalizeWebhook({ auth: "weird" }).auth).toBe("hmac");
   });
 });

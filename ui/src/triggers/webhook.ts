@@ -85,6 +85,8 @@ export function relativeTime(iso: string | null | undefined, now: number = Date.
 export interface WebhookInfo {
   path: string | null;
   auth: WebhookAuth;
+  mode: "async" | "sync" | null;
+  active: boolean;
   hasSecret: boolean;
 }
 
@@ -94,6 +96,8 @@ export function normalizeWebhook(raw: Record<string, unknown>): WebhookInfo {
   return {
     path: (raw.path ?? raw.webhookPath ?? raw.url ?? null) as string | null,
     auth: (auth === "bearer" || auth === "none" ? auth : "hmac") as WebhookAuth,
+    mode: raw.mode === "sync" || raw.mode === "async" ? raw.mode : null,
+    active: raw.active !== false,
     hasSecret: Boolean(raw.hasSecret ?? raw.secretExists ?? raw.has_secret ?? false),
   };
 }

@@ -82,7 +82,11 @@ class TestRelay:
     @pytest.mark.parametrize(
         ("status", "body", "headers"),
         [
-            (401, {"title": "Unauthorized", "status": 401, "detail": "signature mismatch"}, {}),
+            (
+                401,
+                {"title": "Unauthorized", "status": 401, "detail": "signature mismatch"},
+                {"WWW-Authenticate": 'WfbSignature realm="webhook"'},
+            ),
             (
                 422,
                 {

@@ -34,7 +34,10 @@ from service_kit.problems import (
 router = APIRouter(tags=["webhooks"])
 INTERNAL_PATH = "/api/v1/internal/webhooks"
 FORWARDED_HEADERS = ("content-type", "idempotency-key", "x-wfb-timestamp", "x-wfb-signature")
-RELAYED_HEADERS = frozenset({"content-type", "retry-after", "location", "idempotent-replayed"})
+RELAYED_HEADERS = frozenset(
+    {"content-type", "retry-after", "location", "idempotent-replayed", "www-authenticate"}
+)
+"""The contract's list, plus the challenge HTTP requires on a 401."""
 WORKFLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 DAPR_RETRY_AFTER = "5"
 
