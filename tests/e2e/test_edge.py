@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -258,3 +260,260 @@ def test_wfb_run_refuses_bad_input_and_foreign_credentials(stack: Platform, tmp_
         env={**env, "WFB_TOKEN": stranger.api_key},
     )
     assert foreign.returncode == 2 and "not found" in foreign.stderr
+
+
+# --- webhooks through the BFF ---------------------------------------------------------------
+
+
+def webhook_flow(wid: str, **webhook: Any) -> dict[str, Any]:
+    return {
+        "id": wid,
+        "name": wid,
+        "version": "1.0.0",
+        "nodes": [
+            {
+                "id": "trigger",
+                "type": "trigger",
+                "label": "Hook",
+                "config": {
+                    "triggerType": "webhook",
+                    "webhook": webhook,
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+                        "required": ["name"],
+                    },
+                },
+            },
+            {
+                "id": "greet",
+                "type": "action",
+                "label": "Greet",
+                "config": {"actionId": "system/template", "template": "hello {{trigger.name}}"},
+            },
+        ],
+        "edges": [{"id": "e", "source": "trigger", "target": "greet"}],
+        "executionOrder": [],
+    }
+
+
+@dataclass
+class Hook:
+    stack: Platform
+    owner: User
+    workflow_id: str
+    secret: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.stack.base_url}/hooks/{self.workflow_id}"
+
+    def signed(
+        self, body: bytes, timestamp: int | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        mac = hmac.new((secret or self.secret).encode(), f"{ts}.".encode() + body, hashlib.sha256)
+        return {
+            "Content-Type": "application/json",
+            "X-WFB-Timestamp": ts,
+            "X-WFB-Signature": f"sha256={mac.hexdigest()}",
+        }
+
+    def post(self, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
+        return httpx.post(self.url + query, content=body, headers=headers, timeout=90)
+
+    def run_status(self, instance_id: str, until_done: bool = True) -> dict[str, Any]:
+        deadline = time.monotonic() + 90
+        while True:
+            status = httpx.get(
+                f"{self.stack.url('workflow-orchestrator')}/api/v2/workflows/{instance_id}/status",
+                headers=self.owner.auth,
+                timeout=30,
+            ).json()
+            if not until_done or status.get("runtimeStatus") in ("COMPLETED", "FAILED"):
+                return status
+            assert time.monotonic() < deadline, status
+            time.sleep(0.3)
+
+    def firings(self) -> list[dict[str, Any]]:
+        admin = self.stack.url("admin-api")
+        body = httpx.get(
+            f"{admin}/api/v1/workflows/{self.workflow_id}/triggers/firings",
+            headers=self.owner.auth,
+            timeout=30,
+        ).json()
+        return list(body["items"])
+
+
+def deploy_webhook(stack: Platform, name: str, **webhook: Any) -> Hook:
+    owner = sign_up(stack, name)
+    admin = stack.url("admin-api")
+    created = httpx.post(
+        f"{admin}/api/v1/projects/{owner.project}/workflows",
+        json={"name": name, "definition": webhook_flow(name, **webhook)},
+        headers=owner.auth,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    wid = created.json()["id"]
+    deployed = httpx.post(
+        f"{admin}/api/v1/workflows/{wid}/deploy", json={}, headers=owner.auth, timeout=30
+    )
+    assert deployed.status_code == 200, deployed.text
+    secret = httpx.post(
+        f"{admin}/api/v1/workflows/{wid}/webhook/secret", headers=owner.auth, timeout=30
+    )
+    assert secret.status_code == 200, secret.text
+    return Hook(stack, owner, wid, secret.json()["secret"])
+
+
+@pytest.fixture(scope="module")
+def async_hook(stack: Platform) -> Hook:
+    return deploy_webhook(stack, "hook-async", mode="async", auth="hmac", toleranceSeconds=60)
+
+
+def test_webhook_good_signature_starts_a_run_async(async_hook: Hook) -> None:
+    body = b'{"name": "Ada", "n": 1}'
+    answer = async_hook.post(body, async_hook.signed(body))
+    assert answer.status_code == 202, answer.text
+    started = answer.json()
+    assert set(started) >= {"instanceId", "firingId"}
+    status = async_hook.run_status(started["instanceId"])
+    assert status["runtimeStatus"] == "COMPLETED", status
+    assert status["outputs"]["greet"]["data"]["text"] == "hello Ada"
+    assert status["labels"]["trigger"] == "webhook"
+    assert status["labels"]["projectId"] == async_hook.owner.project
+    fired = {f["id"]: f for f in async_hook.firings()}
+    assert fired[started["firingId"]]["instanceId"] == started["instanceId"]
+    assert fired[started["firingId"]]["status"] == "started"
+
+
+def test_webhook_query_parameters_fill_in_and_are_coerced(async_hook: Hook) -> None:
+    body = b'{"name": "Grace"}'
+    answer = async_hook.post(body, async_hook.signed(body), query="?n=7&name=ignored")
+    assert answer.status_code == 202, answer.text
+    status = async_hook.run_status(answer.json()["instanceId"], until_done=False)
+    trigger = httpx.get(
+        f"{async_hook.stack.url('workflow-orchestrator')}/api/v2/workflows/"
+        f"{answer.json()['instanceId']}/timeline",
+        headers=async_hook.owner.auth,
+        timeout=30,
+    ).json()
+    data = next(n for n in trigger["nodes"] if n["nodeId"] == "trigger")["output"]
+    assert data == {"name": "Grace", "n": 7}, (status, data)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("wrong secret", "signature"),
+        ("tampered body", "signature"),
+        ("no signature", "x-wfb-signature"),
+        ("too old", "timestamp"),
+        ("from the future", "timestamp"),
+    ],
+)
+def test_webhook_bad_signatures_are_401_and_start_nothing(
+    async_hook: Hook, case: str, expected: str
+) -> None:
+    body = b'{"name": "Mallory"}'
+    now = int(time.time())
+    headers = {
+        "wrong secret": async_hook.signed(body, secret="not-the-secret"),
+        "tampered body": async_hook.signed(b'{"name": "Eve"}'),
+        "no signature": {"Content-Type": "application/json"},
+        "too old": async_hook.signed(body, timestamp=now - 3600),
+        "from the future": async_hook.signed(body, timestamp=now + 3600),
+    }[case]
+    before = len(async_hook.firings())
+    answer = async_hook.post(body, headers)
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert expected in answer.json()["detail"].lower()
+    assert len(async_hook.firings()) == before
+
+
+def test_webhook_replayed_signature_is_refused(async_hook: Hook) -> None:
+    body = b'{"name": "Once"}'
+    headers = async_hook.signed(body)
+    first = async_hook.post(body, headers)
+    assert first.status_code == 202, first.text
+    replayed = async_hook.post(body, headers)
+    assert replayed.status_code == 401, replayed.text
+    assert "replay" in replayed.json()["detail"].lower() or "already" in replayed.json()["detail"]
+
+
+def test_webhook_schema_violation_is_422_with_field_errors(async_hook: Hook) -> None:
+    for body in (b'{"n": 3}', b'{"name": 5}', b'{"name": "x", "n": "many"}'):
+        answer = async_hook.post(body, async_hook.signed(body))
+        assert answer.status_code == 422, (body, answer.text)
+        problem = answer.json()
+        assert problem["errors"], problem
+    not_json = b"name=Ada"
+    answer = async_hook.post(
+        not_json, {**async_hook.signed(not_json), "Content-Type": "text/plain"}
+    )
+    assert answer.status_code == 415, answer.text
+
+
+def test_webhook_idempotency_key_answers_the_first_outcome(async_hook: Hook) -> None:
+    key = f"order-{time.time_ns()}"
+    body = b'{"name": "Idem"}'
+    first = async_hook.post(body, {**async_hook.signed(body), "Idempotency-Key": key})
+    again = async_hook.post(body, {**async_hook.signed(body), "Idempotency-Key": key})
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    assert again.json()["instanceId"] == first.json()["instanceId"]
+    assert again.headers.get("idempotent-replayed") == "true"
+
+
+def test_webhook_sync_mode_answers_the_result(stack: Platform) -> None:
+    hook = deploy_webhook(stack, "hook-sync", mode="sync", auth="hmac", syncTimeoutSeconds=60)
+    body = b'{"name": "Sync"}'
+    answer = hook.post(body, hook.signed(body))
+    assert answer.status_code == 200, answer.text
+    done = answer.json()
+    assert done["runtimeStatus"] == "COMPLETED"
+    assert done["outputs"]["greet"]["data"]["text"] == "hello Sync"
+    assert done["instanceId"]
+
+
+def test_webhook_bearer_mode(stack: Platform) -> None:
+    hook = deploy_webhook(stack, "hook-bearer", mode="async", auth="bearer")
+    body = b'{"name": "Bea"}'
+    json_type = {"Content-Type": "application/json"}
+    good = hook.post(body, {**json_type, "Authorization": f"Bearer {hook.secret}"})
+    assert good.status_code == 202, good.text
+    assert hook.run_status(good.json()["instanceId"])["runtimeStatus"] == "COMPLETED"
+    bad = hook.post(body, {**json_type, "Authorization": "Bearer nope"})
+    missing = hook.post(body, json_type)
+    assert bad.status_code == missing.status_code == 401
+    signed_instead = hook.post(body, hook.signed(body))  # HMAC headers do not replace it
+    assert signed_instead.status_code == 401
+
+
+def test_webhook_unknown_stopped_or_other_workflows_are_404(stack: Platform) -> None:
+    hook = deploy_webhook(stack, "hook-stop", mode="async", auth="bearer")
+    bearer = {"Content-Type": "application/json", "Authorization": f"Bearer {hook.secret}"}
+    unknown = httpx.post(f"{stack.base_url}/hooks/no-such-workflow", json={}, headers=bearer)
+    assert unknown.status_code == 404
+    stopped = httpx.post(
+        f"{stack.url('admin-api')}/api/v1/workflows/{hook.workflow_id}/stop",
+        headers=hook.owner.auth,
+        timeout=30,
+    )
+    assert stopped.status_code == 200, stopped.text
+    after_stop = hook.post(b'{"name": "late"}', bearer)
+    assert after_stop.status_code == 404
+    assert after_stop.json()["title"] == unknown.json()["title"]
+
+
+def test_webhook_internal_endpoint_is_not_public(async_hook: Hook) -> None:
+    """Only the BFF (Dapr caller builder-bff) may call admin-api's internal endpoint."""
+    body = b'{"name": "direct"}'
+    direct = httpx.post(
+        f"{async_hook.stack.url('admin-api')}/api/v1/internal/webhooks/{async_hook.workflow_id}",
+        content=body,
+        headers=async_hook.signed(body),
+        timeout=30,
+    )
+    assert direct.status_code in (401, 403), direct.text
