@@ -122,6 +122,12 @@ class CompiledExpression:
         variables = build_variables(scope)
         for i, ref in enumerate(self.template_refs):
             variables[f"__t{i}"] = scope.lookup(parse_reference(ref))
+        return self.evaluate_with(variables)
+
+    def evaluate_with(self, variables: Mapping[str, Any]) -> Any:
+        """Evaluate over plain variables (e.g. ``{"event": cloud_event}`` for trigger
+        filters); templates are not resolved here."""
+        variables = dict(variables)
         context = cel.Context(variables)
         for name, fn in _FUNCTIONS.items():
             context.add_function(name, fn)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import CroniterError, croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +24,9 @@ from pydantic import (
 )
 
 from workflow_core.durations import DurationError, parse_duration, unit_seconds
+from workflow_core.expressions import ExpressionError, compile_expression
 from workflow_core.model import SerializedNode
+from workflow_core.templates import TemplateError
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_.-]*$"
 _SLUG = re.compile(SLUG_PATTERN)
@@ -45,6 +49,9 @@ class WebhookOptions(_Config):
     auth: Literal["hmac", "bearer", "none"] = "hmac"
     sync_timeout_seconds: float = Field(default=30, gt=0, le=300, alias="syncTimeoutSeconds")
     rate_limit_per_minute: int = Field(default=600, ge=1, alias="rateLimitPerMinute")
+    tolerance_seconds: int = Field(default=300, ge=1, le=86_400, alias="toleranceSeconds")
+    """Addition: how far ``x-wfb-timestamp`` may be from now, and how long a used
+    signature is remembered (replay refusal)."""
 
 
 class TriggerConfig(_Config):
@@ -61,11 +68,37 @@ class TriggerConfig(_Config):
         default="allow", alias="overlapPolicy"
     )
     # event
-    topic: str | None = None
-    pubsub_name: str = Field(default="pubsub", alias="pubsubName")
+    topic: str | None = Field(default=None, max_length=200)
+    pubsub_name: str = Field(default="pubsub", alias="pubsubName", max_length=200)
     filter: str | None = None
+    """CEL over ``event`` (the CloudEvent as a map): ``event.data.amount > 100``."""
+    dead_letter_topic: str | None = Field(default=None, alias="deadLetterTopic", max_length=200)
+    """Addition: where malformed events go (default ``<topic>.deadletter``)."""
     # webhook
     webhook: WebhookOptions | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        return check_cron(value) if value is not None else None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_compiles(cls, value: str | None) -> str | None:
+        return check_event_filter(value) if value is not None and value.strip() else None
+
+    @property
+    def resolved_dead_letter_topic(self) -> str:
+        return self.dead_letter_topic or f"{self.topic}.deadletter"
+
+    @property
+    def webhook_options(self) -> WebhookOptions:
+        return self.webhook or WebhookOptions()
 
     @model_validator(mode="after")
     def _kind_needs_its_fields(self) -> TriggerConfig:
@@ -76,6 +109,50 @@ class TriggerConfig(_Config):
         if self.trigger_type == "event" and not self.topic:
             raise ValueError("an event trigger needs 'topic'")
         return self
+
+
+def check_cron(value: str) -> str:
+    """A cron expression of 5 fields (minute hour day-of-month month day-of-week), an
+    optional 6th field of seconds, or a nickname such as ``@hourly``."""
+    text = " ".join(value.split())
+    fields = text.split(" ")
+    if not text.startswith("@") and len(fields) not in (5, 6):
+        raise ValueError(
+            f"cron {value!r} has {len(fields)} field(s); use 5 (minute hour day month weekday) "
+            "or 6 (with seconds last)"
+        )
+    try:
+        croniter(text)
+    except (CroniterError, ValueError, KeyError) as exc:
+        raise ValueError(f"cron {value!r} is not valid: {exc}") from None
+    return text
+
+
+def check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+        ) from None
+    return value
+
+
+def check_event_filter(value: str) -> str:
+    """The filter compiles as CEL and reads only ``event``."""
+    try:
+        compiled = compile_expression(value)
+    except (ExpressionError, TemplateError) as exc:
+        raise ValueError(f"filter: {exc}") from None
+    if compiled.template_refs:
+        raise ValueError("filter: templates are not available here; use event.<field>")
+    others = sorted(set(compiled.variables()) - {"event"})
+    if others:
+        raise ValueError(
+            f"filter: unknown name(s) {', '.join(others)}; a filter reads only 'event' "
+            "(the CloudEvent: event.type, event.source, event.data...)"
+        )
+    return value
 
 
 class TriggerNode(BaseModel):

@@ -24,6 +24,15 @@ from admin_api.orchestrator_client import OrchestratorClient
 from admin_api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from admin_api.settings import Settings
 from admin_api.tenancy.endpoints import router as tenancy_router
+from admin_api.triggers import events
+from admin_api.triggers.endpoints import jobs_router
+from admin_api.triggers.endpoints import router as triggers_router
+from admin_api.triggers.events import Ack, Incoming, Publisher
+from admin_api.triggers.jobs import JobsClient
+from admin_api.triggers.reconciler import Reconciler
+from admin_api.triggers.secrets import load_secret_box
+from admin_api.triggers.service import Triggers
+from admin_api.triggers.subscriptions import DaprOpener, EventSubscriptions, Opener
 from admin_api.workflows.endpoints import router as workflows_router
 from service_kit import build_app
 from service_kit.auth import JwksSource, JwtVerifier
@@ -43,6 +52,8 @@ ROUTERS = (
     apikeys_router,
     audit_router,
     dashboard_router,
+    triggers_router,
+    jobs_router,
 )
 _log = logging.getLogger("admin_api")
 
@@ -57,7 +68,25 @@ def _limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _reconciler(
+    rt: Triggers, http: httpx.AsyncClient, settings: Settings, opener: Opener | None
+) -> Reconciler:
+    publisher = Publisher(http, settings.dapr_http_endpoint, settings.dapr_api_token)
+
+    async def on_event(incoming: Incoming) -> Ack:
+        return (await events.handle(rt, publisher, incoming)).ack
+
+    opener = opener or DaprOpener(
+        f"{settings.dapr_host}:{settings.dapr_grpc_port}",
+        f"{settings.dapr_http_endpoint}/v1.0/healthz/outbound",
+        http,
+    )
+    subscriptions = EventSubscriptions(on_event, opener, settings.event_subscription_max_backoff_s)
+    return Reconciler(rt, subscriptions, settings.trigger_reconcile_interval_s)
+
+
+def create_app(settings: Settings | None = None, *, event_opener: Opener | None = None) -> FastAPI:
+    """The app; ``event_opener`` replaces Dapr streaming subscriptions (tests)."""
     settings = settings or Settings()
     signing_key = load_configured_key(settings)  # refuse to start without a usable key
     passwords.configure(settings.password_hash_time_cost, settings.password_hash_memory_kib)
@@ -95,11 +124,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.orchestrator = OrchestratorClient(
             http, settings.dapr_http_endpoint, settings.orchestrator_app_id, settings.dapr_api_token
         )
+        app.state.triggers = Triggers(
+            sessions=sessions,
+            orchestrator=app.state.orchestrator,
+            jobs=JobsClient(http, settings.dapr_http_endpoint, settings.dapr_api_token),
+            box=load_secret_box(settings),
+            settings=settings,
+        )
+        app.state.reconciler = None
+        if settings.triggers_enabled:
+            app.state.reconciler = _reconciler(app.state.triggers, http, settings, event_opener)
+            app.state.reconciler.start()
         app.state.readiness.add("database", database_check(engine))
         _log.info("signing access tokens with key %s (%s)", signing_key.kid, signing_key.algorithm)
         try:
             yield
         finally:
+            if app.state.reconciler is not None:
+                await app.state.reconciler.stop()
             await app.state.limiter.close()
             await http.aclose()
             await engine.dispose()

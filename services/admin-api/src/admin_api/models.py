@@ -5,6 +5,7 @@ from admin_api.audit.models import AuditEvent
 from admin_api.auth.models import RefreshToken, SigningKey
 from admin_api.db import Base
 from admin_api.tenancy.models import Company, Invitation, Membership, Organization, Project
+from admin_api.triggers.models import Firing, Trigger, UsedSignature, WebhookSecret
 from admin_api.users.models import User
 from admin_api.workflows.models import Workflow, WorkflowVersion
 
@@ -13,13 +14,17 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Company",
+    "Firing",
     "Invitation",
     "Membership",
     "Organization",
     "Project",
     "RefreshToken",
     "SigningKey",
+    "Trigger",
+    "UsedSignature",
     "User",
+    "WebhookSecret",
     "Workflow",
     "WorkflowVersion",
 ]

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +51,18 @@ class RunPage(BaseModel):
     next_cursor: str | None = Field(default=None, alias="nextCursor")
 
 
+@dataclass(frozen=True)
+class StartOutcome:
+    finished: bool
+    """The run ended within ``wait`` (``body`` is its status, else the start answer)."""
+    body: dict[str, Any]
+    replayed: bool = False
+
+    @property
+    def instance_id(self) -> str:
+        return str(self.body["instanceId"])
+
+
 class OrchestratorClient:
     def __init__(
         self,
@@ -69,11 +83,28 @@ class OrchestratorClient:
             headers["dapr-api-token"] = self.dapr_api_token
         return headers
 
-    async def _call(self, method: str, url: str, authorization: str | None, **kw: Any) -> Any:
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        authorization: str | None,
+        *,
+        extra_headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Any:
+        return (await self._exchange(method, url, authorization, extra_headers, **kw)).json()
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        authorization: str | None,
+        extra_headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
+        headers = {**self._headers(authorization), **(extra_headers or {})}
         try:
-            response = await self.http.request(
-                method, url, headers=self._headers(authorization), **kw
-            )
+            response = await self.http.request(method, url, headers=headers, **kw)
         except httpx.TimeoutException:
             raise GatewayTimeout("the workflow orchestrator did not answer in time") from None
         except httpx.HTTPError as exc:
@@ -81,11 +112,12 @@ class OrchestratorClient:
         if response.status_code >= 400:
             raise _upstream_error(response)
         try:
-            return response.json()
+            response.json()
         except ValueError:
             raise BadGateway(
                 "the workflow orchestrator answered with something that is not JSON"
             ) from None
+        return response
 
     async def start(
         self,
@@ -100,6 +132,41 @@ class OrchestratorClient:
             return StartedRun.model_validate(data)
         except ValueError:
             raise BadGateway("the workflow orchestrator's answer has no instanceId") from None
+
+    async def start_run(
+        self,
+        definition: dict[str, Any],
+        trigger_data: dict[str, Any],
+        labels: dict[str, str],
+        *,
+        idempotency_key: str | None = None,
+        wait_s: float | None = None,
+    ) -> StartOutcome:
+        """Start as a platform service (no Authorization: the orchestrator trusts a Dapr call
+        from admin-api), with an Idempotency-Key and optionally ``?wait=`` (200 = finished)."""
+        body = {"definition": definition, "triggerData": trigger_data, "labels": labels}
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+        params = {"wait": f"{min(wait_s, 60):g}"} if wait_s else None
+        timeout = (wait_s or 0) + self.http.timeout.read if self.http.timeout.read else None
+        response = await self._exchange(
+            "POST", self.base, None, headers, json=body, params=params, timeout=timeout
+        )
+        data = response.json()
+        if not isinstance(data, dict) or not isinstance(data.get("instanceId"), str):
+            raise BadGateway("the workflow orchestrator's answer has no instanceId")
+        return StartOutcome(
+            finished=response.status_code == 200,
+            body=data,
+            replayed=response.headers.get("idempotent-replayed") == "true",
+        )
+
+    async def status(self, instance_id: str) -> dict[str, Any]:
+        """A run's status, asked as the platform service."""
+        url = f"{self.base}/{quote(instance_id, safe='')}/status"
+        data = await self._call("GET", url, None)
+        if not isinstance(data, dict):
+            raise BadGateway("the workflow orchestrator's status answer is malformed")
+        return data
 
     async def list_runs(
         self,

@@ -40,6 +40,7 @@ class Action(StrEnum):
     EXECUTIONS_READ = "executions.read"
     APIKEYS_MANAGE = "apikeys.manage"
     AUDIT_READ = "audit.read"
+    WEBHOOK_SECRET = "webhook.secret"  # noqa: S105 - an action name
 
 
 MIN_ROLE: dict[Action, Role] = {
@@ -56,6 +57,7 @@ MIN_ROLE: dict[Action, Role] = {
     Action.MEMBERS_MANAGE: Role.ADMIN,
     Action.APIKEYS_MANAGE: Role.ADMIN,
     Action.AUDIT_READ: Role.ADMIN,
+    Action.WEBHOOK_SECRET: Role.ADMIN,
     Action.TENANT_DELETE: Role.OWNER,
     Action.OWNERSHIP_TRANSFER: Role.OWNER,
 }
@@ -74,6 +76,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.MEMBERS_MANAGE: "invite, add, change and remove members (owners only by owners)",
     Action.APIKEYS_MANAGE: "create, list and revoke a project's API keys",
     Action.AUDIT_READ: "read the audit log",
+    Action.WEBHOOK_SECRET: "reveal or rotate a workflow's webhook secret",
     Action.TENANT_DELETE: "delete a company, organization or project",
     Action.OWNERSHIP_TRANSFER: "transfer ownership; grant, change or remove the owner role",
 }

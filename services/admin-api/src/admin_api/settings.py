@@ -75,8 +75,33 @@ class Settings(ServiceSettings):
     """The first user of a fresh install owns a default company/organization/project."""
     dashboard_max_runs: int = Field(default=5000, ge=100, le=100_000)
 
+    # --- triggers ---------------------------------------------------------------------------
+    triggers_enabled: bool = True
+    """Run the trigger machinery (reconciler, event subscriptions). Off: deploy/stop still
+    record trigger rows, nothing is scheduled or subscribed."""
+    trigger_secret_key: SecretStr | None = None
+    """Base64 of 32 random bytes: encrypts webhook secrets at rest (AES-256-GCM)."""
+    trigger_secret_key_file: Path | None = None
+    """A mounted secret file holding that key; embedded default: generated under the data
+    dir on first start."""
+    trigger_missed_grace_s: float = Field(default=60.0, ge=0)
+    """A schedule delivery later than this after its occurrence is a missed occurrence."""
+    trigger_reconcile_interval_s: float = Field(default=15.0, gt=0)
+    trigger_queue_limit: int = Field(default=10, ge=1, le=1000)
+    """Firings an overlap policy of ``queue`` keeps waiting per trigger."""
+    trigger_pending_retry_s: float = Field(default=30.0, gt=0)
+    """A firing left ``pending`` this long (a crash mid-start) is finished by the reconciler."""
+    webhook_callers: list[str] = Field(default_factory=lambda: ["builder-bff"])
+    """App ids that may relay webhooks to the internal webhook endpoint."""
+    webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    webhook_idempotency_ttl_s: int = Field(default=86_400, ge=60)
+    event_subscription_max_backoff_s: float = Field(default=30.0, gt=0)
+
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("admin-api")
+
+    def trigger_key_path(self) -> Path:
+        return self.trigger_secret_key_file or (self.data_dir / "admin-api" / "trigger-secrets.key")
 
     def signing_key_path(self) -> Path:
         return self.jwt_private_key_file or (self.data_dir / "admin-api" / "jwt-signing-key.pem")

@@ -230,13 +230,20 @@ class TestLifecycle:
         assert r.status_code == 201 and r.json()["version"] == 1
         sent = orchestrator.started[-1]
         assert sent["triggerData"] == {"orderId": 42}
+        [trigger] = (await owner.get(f"/api/v1/workflows/{wf['id']}/triggers")).json()["items"]
         assert sent["labels"] == {
             "companyId": t.company,
             "organizationId": t.organization,
             "projectId": t.project,
             "workflowId": wf["id"],
             "version": "1",
+            "trigger": "manual",
+            "triggerId": trigger["id"],
         }
+        firings = (await owner.get(f"/api/v1/workflows/{wf['id']}/triggers/firings")).json()
+        assert [(f["kind"], f["status"], f["instanceId"]) for f in firings["items"]] == [
+            ("manual", "started", r.json()["instanceId"])
+        ]
         assert sent["definition"]["nodes"][1]["label"] == "Say hello"
         assert orchestrator.authorizations[-1] == editor.headers["authorization"]
         explicit = await editor.post(f"/api/v1/workflows/{wf['id']}/run", json={"version": 2})

@@ -3,7 +3,7 @@ import/export."""
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
@@ -319,6 +319,8 @@ async def diff_versions(
 )
 async def deploy_workflow(
     body: DeployRequest,
+    request: Request,
+    background: BackgroundTasks,
     access: WorkflowDeployer,
     actor: CurrentActor,
     session: SessionDep,
@@ -335,12 +337,28 @@ async def deploy_workflow(
         tenant=access.tenant,
         detail={"version": workflow.active_version},
     )
+    _apply_triggers_after_commit(request, background, workflow.id)
     return _out(workflow)
+
+
+def _apply_triggers_after_commit(
+    request: Request, background: BackgroundTasks, workflow_id: str
+) -> None:
+    """Dapr jobs and subscriptions follow the committed rows (the request's transaction
+    commits before background tasks run; the reconciler heals a crash in between)."""
+    reconciler = getattr(request.app.state, "reconciler", None)
+    if reconciler is not None:
+        background.add_task(reconciler.apply, workflow_id)
 
 
 @router.post("/workflows/{workflowId}/stop", responses=errors(Conflict))
 async def stop_workflow(
-    access: WorkflowDeployer, actor: CurrentActor, session: SessionDep, audit: AuditDep
+    request: Request,
+    background: BackgroundTasks,
+    access: WorkflowDeployer,
+    actor: CurrentActor,
+    session: SessionDep,
+    audit: AuditDep,
 ) -> WorkflowOut:
     workflow = await service.stop(session, await service.get(session, access.resource_id), actor)
     audit.record(
@@ -351,6 +369,7 @@ async def stop_workflow(
         tenant=access.tenant,
         detail={"version": workflow.active_version},
     )
+    _apply_triggers_after_commit(request, background, workflow.id)
     return _out(workflow)
 
 

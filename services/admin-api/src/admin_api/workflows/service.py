@@ -15,6 +15,8 @@ from admin_api.db import utcnow
 from admin_api.orchestrator_client import OrchestratorClient, StartedRun
 from admin_api.pagination import PageParams, keyset, page_of
 from admin_api.schemas import slugify
+from admin_api.triggers import activation
+from admin_api.triggers import service as triggers
 from admin_api.workflows.diff import canonical_json, definition_sha256
 from admin_api.workflows.models import Workflow, WorkflowVersion
 from admin_api.workflows.schemas import Warning, WorkflowCreate, WorkflowUpdate
@@ -180,6 +182,7 @@ async def deploy(
         raise Conflict("nothing to deploy: save a definition first")
     chosen = await version(session, workflow.id, number)
     validated_definition(chosen.definition, workflow.id)  # rules may have tightened since
+    await activation.activate(session, workflow.id, number, chosen.definition)
     workflow.status = "deployed"
     workflow.active_version = number
     workflow.deployed_at = utcnow()
@@ -191,6 +194,7 @@ async def deploy(
 async def stop(session: AsyncSession, workflow: Workflow, actor: Actor) -> Workflow:
     if workflow.status != "deployed":
         raise Conflict(f"the workflow is {workflow.status}, not deployed")
+    await activation.deactivate(session, workflow.id)
     workflow.status = "stopped"
     workflow.stopped_at = utcnow()
     workflow.stopped_by = actor.id
@@ -212,16 +216,22 @@ async def run(
             raise Conflict("the workflow is not deployed; deploy it or give a version to run")
         number = workflow.active_version
     chosen = await version(session, workflow.id, number)
+    node_id = next(iter(activation.trigger_configs(chosen.definition)), "")
+    trigger = await triggers.trigger_row(session, workflow.id, node_id) if node_id else None
     labels = {
         "companyId": tenant.company_id,
         "organizationId": tenant.organization_id or "",
         "projectId": workflow.project_id,
         "workflowId": workflow.id,
         "version": str(number),
+        "trigger": "manual",
     }
+    if trigger is not None:
+        labels["triggerId"] = trigger.id
     started = await orchestrator.start(
         chosen.definition, trigger_data, labels, actor.authorization_header
     )
+    triggers.record_manual(session, workflow.id, number, node_id, trigger, started.instance_id)
     return started, number
 
 
