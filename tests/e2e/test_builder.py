@@ -316,6 +316,9 @@ def test_webhook_trigger_configured_deployed_and_called_from_the_triggers_panel(
     expect(firing).to_have_count(1)
     expect(firing).to_contain_text("started")
     expect(firing).to_contain_text("webhook")
+    expect(row).not_to_contain_text("never")  # last fired: just now
+    expect(panel.get_by_text("set", exact=True)).to_be_visible()  # the secret exists now
+    firing.scroll_into_view_if_needed()
     shot(page, "11-triggers-firings")
     firing.get_by_role("link", name=answer["instanceId"]).click()
     page.wait_for_url(re.compile(f"/runs/{re.escape(answer['instanceId'])}$"))

@@ -58,7 +58,7 @@ function TriggerRows({ rows }: { rows: TriggerState[] }) {
         {rows.map((t) => (
           <tr key={t.id} data-testid="trigger-row">
             <td>
-              <strong>{t.kind}</strong> <span className="muted small mono">{t.nodeId}</span>
+              <strong>{t.kind}</strong> <span className="muted small">node <code>{t.nodeId}</code></span>
             </td>
             <td>
               <StatusPill status={t.active ? "active" : "inactive"} />
@@ -89,7 +89,7 @@ function TriggerRows({ rows }: { rows: TriggerState[] }) {
   );
 }
 
-function SecretControls({ workflowId, isAdmin }: { workflowId: string; isAdmin: boolean }) {
+function SecretControls({ workflowId, isAdmin, onSecret }: { workflowId: string; isAdmin: boolean; onSecret: () => void }) {
   const [secret, setSecret] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -100,6 +100,7 @@ function SecretControls({ workflowId, isAdmin }: { workflowId: string; isAdmin: 
     setError(null);
     try {
       setSecret(rotate ? await triggerApi.rotateSecret(workflowId) : await triggerApi.revealSecret(workflowId));
+      onSecret();
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -136,12 +137,14 @@ function WebhookSection({
   row,
   schema,
   isAdmin,
+  onSecret,
 }: {
   workflowId: string;
   info: WebhookInfo;
   row: TriggerState | undefined;
   schema: JsonObject | undefined;
   isAdmin: boolean;
+  onSecret: () => void;
 }) {
   const url = webhookUrl(window.location.origin, workflowId, info.path ?? row?.webhookPath);
   const example = curlExample(url, info.auth, exampleBody(schema));
@@ -167,7 +170,7 @@ function WebhookSection({
         <dt>Secret</dt>
         <dd>{info.auth === "none" ? "not used" : info.hasSecret ? "set" : "not created yet"}</dd>
       </dl>
-      {info.auth !== "none" && <SecretControls workflowId={workflowId} isAdmin={isAdmin} />}
+      {info.auth !== "none" && <SecretControls workflowId={workflowId} isAdmin={isAdmin} onSecret={onSecret} />}
       <details open>
         <summary>Example request</summary>
         <div className="stack">
@@ -194,7 +197,7 @@ function WebhookSection({
   );
 }
 
-function Firings({ workflowId }: { workflowId: string }) {
+function Firings({ workflowId, tick }: { workflowId: string; tick: number }) {
   const [items, setItems] = useState<Firing[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -212,15 +215,10 @@ function Firings({ workflowId }: { workflowId: string }) {
   );
   useEffect(() => {
     void load(null);
-  }, [load]);
+  }, [load, tick]);
   return (
     <section className="stack" aria-label="Recent firings">
-      <div className="row-between">
-        <h3>Recent firings</h3>
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void load(null)}>
-          Refresh
-        </button>
-      </div>
+      <h3>Recent firings</h3>
       <ErrorBox error={error} />
       {items === null && !error && <Spinner label="Loading firings" />}
       {items && items.length === 0 && <p className="muted small">No firings yet.</p>}
@@ -266,6 +264,7 @@ export function TriggersPanel({ workflow, onClose }: { workflow: WorkflowSummary
   const [rows, setRows] = useState<TriggerState[] | null>(null);
   const [webhook, setWebhook] = useState<WebhookInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
   const role = useApp((s) => findProject(s.companies, workflow.projectId)?.project.role);
   const canvasSchema = useEditor((s) => {
     const trigger = s.nodes.find((n) => n.data.kind === "trigger");
@@ -279,12 +278,18 @@ export function TriggersPanel({ workflow, onClose }: { workflow: WorkflowSummary
         if (found.some((t) => t.kind === "webhook")) setWebhook(await triggerApi.webhook(workflow.id));
       })
       .catch((err) => setError(errorMessage(err)));
-  }, [workflow.id]);
+  }, [workflow.id, tick]);
   const hook = rows?.find((t) => t.kind === "webhook");
   const schema = (hook?.config?.inputSchema as JsonObject | undefined) ?? canvasSchema;
   return (
     <Modal title="Triggers" onClose={onClose} wide>
       <div className="stack triggers-panel" data-testid="triggers-panel">
+        <div className="row-between">
+          <span className="muted small">The triggers of the active version, as the platform runs them.</span>
+          <button type="button" className="btn btn-ghost btn-sm" onClick={() => setTick((t) => t + 1)}>
+            Refresh
+          </button>
+        </div>
         <ErrorBox error={error} />
         {rows === null && !error && <Spinner label="Loading triggers" />}
         {rows && rows.length === 0 && (
@@ -296,9 +301,11 @@ export function TriggersPanel({ workflow, onClose }: { workflow: WorkflowSummary
         )}
         {rows && rows.length > 0 && <TriggerRows rows={rows} />}
         {webhook && (
-          <WebhookSection workflowId={workflow.id} info={webhook} row={hook} schema={schema} isAdmin={ADMIN_ROLES.has(role ?? "")} />
+          <WebhookSection workflowId={workflow.id} info={webhook} row={hook} schema={schema} isAdmin={ADMIN_ROLES.has(role ?? "")}
+            onSecret={() => setWebhook((w) => (w ? { ...w, hasSecret: true } : w))}
+          />
         )}
-        <Firings workflowId={workflow.id} />
+        <Firings workflowId={workflow.id} tick={tick} />
       </div>
     </Modal>
   );
