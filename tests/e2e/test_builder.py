@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -11,6 +13,7 @@ from playwright.sync_api import Page, expect
 from .conftest import shot
 from .flows import (
     build_review_workflow,
+    config_field,
     connect,
     create_project,
     drop,
@@ -18,6 +21,7 @@ from .flows import (
     register,
     select_node,
     start_run,
+    type_with_autocomplete,
 )
 from .platform import ROOT
 
@@ -242,3 +246,80 @@ def test_rejected_approval_ends_the_run_rejected(page: Page, needs_orchestrator:
         "data-run-status", "completed"
     )
     shot(page, "12-run-rejected")
+
+
+def test_webhook_trigger_configured_deployed_and_called_from_the_triggers_panel(
+    page: Page, needs_orchestrator: None
+) -> None:
+    """A webhook trigger set up in the node panel, deployed; the Triggers panel shows its
+    state and URL, reveals the secret, and its example request (run as a sender would run
+    it, with curl and openssl) starts a run that appears among the firings."""
+    register(page)
+    create_project(page, "Hooks")
+    wid = new_workflow(page, "Order hook")
+    select_node(page, "trigger")
+    page.get_by_label("Trigger type").select_option("webhook")
+    page.get_by_label("Authentication").select_option("hmac")
+    page.get_by_label("Replay window (seconds)").fill("120")
+    page.get_by_label("Rate limit (requests per minute)").fill("30")
+    page.get_by_role("button", name="+ Add input field").click()
+    page.get_by_label("Input field 1 name").fill("orderId")
+    page.get_by_role("checkbox", name="required").check()
+    shot(page, "09-webhook-trigger-panel")
+    log = drop(page, "palette-fn-system/log", 420, 300)
+    connect(page, "trigger", log)
+    type_with_autocomplete(
+        config_field(page, log, "message"), "Order ", "trigger.or", "trigger.orderId"
+    )
+    expect(page.get_by_test_id("problem-count")).to_have_text(
+        re.compile(r"^0 errors"), timeout=10_000
+    )
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_label("What changed?").fill("Webhook for orders")
+    page.get_by_role("button", name="Save version").click()
+    expect(page.get_by_text("Saved version 2")).to_be_visible()
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator(".editor-title .pill")).to_have_text("deployed")
+
+    page.get_by_role("button", name="Triggers", exact=True).click()
+    panel = page.get_by_test_id("triggers-panel")
+    row = panel.get_by_test_id("trigger-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("webhook")
+    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("v2")
+    origin = page.evaluate("location.origin")
+    expect(panel.get_by_test_id("webhook-url")).to_have_text(f"{origin}/hooks/{wid}")
+    expect(panel.get_by_test_id("webhook-auth")).to_contain_text("HMAC-SHA256")
+    expect(panel.get_by_text("No firings yet.")).to_be_visible()
+    panel.get_by_role("button", name="Reveal secret").click()
+    secret = panel.get_by_test_id("webhook-secret").inner_text().strip()
+    assert len(secret) >= 16
+    example = panel.get_by_test_id("webhook-example").inner_text()
+    assert '"orderId":"example"' in example
+    shot(page, "10-triggers-panel")
+
+    script = example.split("\n", 1)[1]  # without the `export` placeholder line
+    sent = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "WFB_WEBHOOK_SECRET": secret},
+    )
+    assert sent.returncode == 0, sent.stderr
+    answer = json.loads(sent.stdout)
+    assert answer["instanceId"] and answer["firingId"], answer
+
+    panel.get_by_role("button", name="Refresh").click()
+    firing = panel.get_by_test_id("firing-row")
+    expect(firing).to_have_count(1)
+    expect(firing).to_contain_text("started")
+    expect(firing).to_contain_text("webhook")
+    expect(row).not_to_contain_text("never")  # last fired: just now
+    expect(panel.get_by_text("set", exact=True)).to_be_visible()  # the secret exists now
+    firing.scroll_into_view_if_needed()
+    shot(page, "11-triggers-firings")
+    firing.get_by_role("link", name=answer["instanceId"]).click()
+    page.wait_for_url(re.compile(f"/runs/{re.escape(answer['instanceId'])}$"))
+    expect(page.get_by_text("completed").first).to_be_visible(timeout=30_000)

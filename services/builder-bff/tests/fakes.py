@@ -58,6 +58,10 @@ class AdminState:
     versions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     access_ttl: float = 600
     authz_calls: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the relay delivered
+    webhook_answer: tuple[int, dict[str, Any], dict[str, str]] | None = None
+    triggers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # workflow -> rows
+    webhook_secret: str = "whsec-1"
     refresh_calls: int = 0
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
@@ -90,9 +94,9 @@ def fake_admin(state: AdminState) -> FastAPI:
     @app.middleware("http")
     async def record(request: Request, call_next: Any) -> Response:
         state.requests.append((request.method, request.url.path, dict(request.headers)))
-        public = request.url.path.startswith("/api/v1/auth/") and not request.url.path.endswith(
-            "/me"
-        )
+        public = (
+            request.url.path.startswith("/api/v1/auth/") and not request.url.path.endswith("/me")
+        ) or request.url.path.startswith("/api/v1/internal/")
         if not public and caller(request) is None:
             return problem(401, "token expired or invalid")
         return await call_next(request)  # type: ignore[no-any-return]
@@ -237,6 +241,75 @@ def fake_admin(state: AdminState) -> FastAPI:
         if wf is None or role(request, wf["projectId"]) is None or (wid, n) not in state.versions:
             return problem(404, "version not found")
         return JSONResponse({"version": n, "definition": state.versions[(wid, n)]})
+
+    @app.post("/api/v1/internal/webhooks/{wid}")
+    async def internal_webhook(wid: str, request: Request) -> Response:
+        """admin-api's internal endpoint: Dapr caller builder-bff only; a deployed workflow
+        answers 202 with a run, unless the test set ``webhook_answer``."""
+        state.webhooks.append(
+            {
+                "workflowId": wid,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": await request.body(),
+            }
+        )
+        if request.headers.get("dapr-caller-app-id") != "builder-bff":
+            return problem(403, "only builder-bff may deliver webhooks")
+        if state.webhook_answer is not None:
+            status, body, headers = state.webhook_answer
+            media = "application/problem+json" if status >= 400 else "application/json"
+            return JSONResponse(body, status_code=status, headers=headers, media_type=media)
+        wf = state.workflows.get(wid)
+        if wf is None or wf.get("status") != "deployed":
+            return problem(404, f"no webhook for workflow {wid}")
+        n = len(state.webhooks)
+        return JSONResponse(
+            {"instanceId": f"{wid}-run-{n}", "firingId": f"f{n}"},
+            status_code=202,
+            headers={"Location": f"/api/v2/workflows/{wid}-run-{n}/status"},
+        )
+
+    def trigger_role(request: Request, wid: str, need: str) -> Response | None:
+        wf = state.workflows.get(wid)
+        r = role(request, wf["projectId"]) if wf else None
+        if r is None:
+            return problem(404, f"workflow {wid} not found")
+        if RANK[r] < RANK[need]:
+            return problem(403, f"your role ({r}) does not allow this")
+        return None
+
+    @app.get("/api/v1/workflows/{wid}/triggers")
+    async def triggers(wid: str, request: Request) -> Response:
+        denied = trigger_role(request, wid, "viewer")
+        return denied or JSONResponse({"items": state.triggers.get(wid, [])})
+
+    @app.get("/api/v1/workflows/{wid}/triggers/firings")
+    async def firings(wid: str, request: Request) -> Response:
+        denied = trigger_role(request, wid, "viewer")
+        return denied or JSONResponse(
+            {"items": [], "nextCursor": None, "limit": request.query_params.get("limit")}
+        )
+
+    @app.get("/api/v1/workflows/{wid}/webhook")
+    async def webhook_info(wid: str, request: Request) -> Response:
+        denied = trigger_role(request, wid, "viewer")
+        return denied or JSONResponse({"path": f"/hooks/{wid}", "auth": "hmac", "hasSecret": True})
+
+    @app.post("/api/v1/workflows/{wid}/webhook/secret")
+    async def reveal(wid: str, request: Request) -> Response:
+        denied = trigger_role(request, wid, "admin")
+        return denied or JSONResponse(
+            {"secret": state.webhook_secret}, headers={"Cache-Control": "no-store"}
+        )
+
+    @app.post("/api/v1/workflows/{wid}/webhook/secret/rotate")
+    async def rotate(wid: str, request: Request) -> Response:
+        denied = trigger_role(request, wid, "admin")
+        if denied:
+            return denied
+        state.webhook_secret = f"whsec-{secrets.token_hex(4)}"
+        return JSONResponse({"secret": state.webhook_secret}, headers={"Cache-Control": "no-store"})
 
     @app.post("/api/v1/projects/{pid}/workflows")
     async def create_workflow(pid: str, request: Request) -> Response:
@@ -445,17 +518,21 @@ def fake_sidecar(apps: dict[str, FastAPI]) -> FastAPI:
             k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}
         }
         headers["dapr-caller-app-id"] = "builder-bff"  # what the caller's sidecar adds
+        query = request.url.query  # passed on exactly as sent, like Dapr's invocation
         upstream = await clients[app_id].request(
             request.method,
-            f"/{path}",
-            params=list(request.query_params.multi_items()),
+            f"/{path}" + (f"?{query}" if query else ""),
             content=await request.body(),
             headers=headers,
         )
         return Response(
             upstream.content,
             status_code=upstream.status_code,
-            headers={k: v for k, v in upstream.headers.items() if k.lower() in {"content-type"}},
+            headers={
+                k: v
+                for k, v in upstream.headers.items()
+                if k.lower() not in {"content-length", "transfer-encoding", "connection"}
+            },
         )
 
     return sidecar

@@ -1,14 +1,17 @@
 // Every call the UI makes. admin-api resources go through the BFF's /api/admin pass-through.
 import type { WorkflowDefinition } from "../definition/types";
 import { ApiError, api, qs } from "./client";
+import { normalizeWebhook, type WebhookInfo } from "../triggers/webhook";
 import type {
   CatalogFunction,
+  Firing,
   Issue,
   Page,
   RunStatus,
   RunSummary,
   TenantCompany,
   Timeline,
+  TriggerState,
   User,
   WorkflowDetail,
   WorkflowSummary,
@@ -189,4 +192,21 @@ export const auditApi = {
       items: itemsOf<AuditEntry>(b),
       nextCursor: ((b as { nextCursor?: string })?.nextCursor ?? null) as string | null,
     })),
+};
+
+export const triggerApi = {
+  list: (workflowId: string) => api<unknown>(admin(`workflows/${workflowId}/triggers`)).then((b) => itemsOf<TriggerState>(b)),
+  firings: (workflowId: string, cursor?: string | null, limit = 20) =>
+    api<Page<Firing>>(admin(`workflows/${workflowId}/triggers/firings${qs({ cursor, limit })}`)).then((r) => ({
+      items: itemsOf<Firing>(r),
+      nextCursor: r?.nextCursor ?? null,
+    })),
+  webhook: (workflowId: string): Promise<WebhookInfo> =>
+    api<Record<string, unknown>>(admin(`workflows/${workflowId}/webhook`)).then(normalizeWebhook),
+  /** Admins only; audited. */
+  revealSecret: (workflowId: string) =>
+    api<{ secret: string }>(admin(`workflows/${workflowId}/webhook/secret`), { method: "POST" }).then((r) => r.secret),
+  /** Admins only; audited. The new secret is shown once. */
+  rotateSecret: (workflowId: string) =>
+    api<{ secret: string }>(admin(`workflows/${workflowId}/webhook/secret/rotate`), { method: "POST" }).then((r) => r.secret),
 };

@@ -164,3 +164,35 @@ export interface Page<T> {
   items: T[];
   nextCursor?: string | null;
 }
+
+export type TriggerKind = "manual" | "webhook" | "schedule" | "event";
+
+/** A trigger of a workflow's active version, as admin-api keeps it. */
+export interface TriggerState {
+  id: string;
+  nodeId: string;
+  kind: TriggerKind;
+  active: boolean;
+  version?: number | null;
+  generation?: number | null;
+  config?: JsonObject;
+  lastFiredAt?: string | null;
+  nextFireAt?: string | null;
+  lastError?: string | null;
+  lastErrorAt?: string | null;
+  webhookPath?: string | null;
+}
+
+export type FiringStatus = "pending" | "started" | "skipped" | "queued" | "missed" | "failed" | "duplicate";
+
+export interface Firing {
+  id: string;
+  triggerId?: string | null;
+  kind: TriggerKind;
+  occurrenceKey?: string | null;
+  firedAt: string;
+  status: FiringStatus;
+  instanceId?: string | null;
+  error?: string | null;
+  [extra: string]: unknown;
+}

@@ -10,15 +10,31 @@ interface BaseData {
   [key: string]: unknown;
 }
 
+export interface WebhookOptions extends JsonObject {
+  mode?: "async" | "sync";
+  auth?: "hmac" | "bearer" | "none";
+  syncTimeoutSeconds?: number;
+  rateLimitPerMinute?: number;
+  /** HMAC replay window: a signature is valid this many seconds around its timestamp. */
+  toleranceSeconds?: number;
+}
+
 export interface TriggerConfig extends JsonObject {
   triggerType?: "manual" | "webhook" | "schedule" | "event";
   inputSchema?: JsonObject;
+  // schedule
   cron?: string;
   timezone?: string;
   intervalSeconds?: number;
+  missedPolicy?: "skip" | "run_once";
+  overlapPolicy?: "allow" | "skip" | "queue";
+  // event
   topic?: string;
   pubsubName?: string;
   filter?: string;
+  deadLetterTopic?: string;
+  // webhook
+  webhook?: WebhookOptions;
 }
 
 export interface RetryConfig extends JsonObject {

@@ -18,6 +18,7 @@ import { Palette, type PaletteItem } from "./Palette";
 import { ProblemsPanel } from "./ProblemsPanel";
 import { PropertyPanel } from "./PropertyPanel";
 import { RunBanner, RunDialog } from "./RunControls";
+import { TriggersPanel } from "./TriggersPanel";
 import { EditorStoreProvider, useEditor, useEditorStoreApi } from "./store/context";
 import { useEditorShortcuts } from "./useEditorShortcuts";
 
@@ -62,7 +63,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
   const canUndo = useEditor((s) => s.past.length > 0);
   const canRedo = useEditor((s) => s.future.length > 0);
   const errorCount = useEditor((s) => s.clientIssues.filter((i) => i.severity === "error").length + s.serverIssues.filter((i) => i.severity === "error").length);
-  const [dialog, setDialog] = useState<null | "save" | "run" | "history" | "shortcuts">(null);
+  const [dialog, setDialog] = useState<null | "save" | "run" | "history" | "triggers" | "shortcuts">(null);
   const [showProblems, setShowProblems] = useState(true);
   const fileRef = useRef<HTMLInputElement>(null);
 
@@ -259,6 +260,9 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
           <button type="button" className="btn btn-ghost btn-sm" onClick={() => setDialog("history")}>
             History
           </button>
+          <button type="button" className="btn btn-ghost btn-sm" onClick={() => setDialog("triggers")} title="Trigger state, webhook URL and secret, firings">
+            Triggers
+          </button>
           <span className="toolbar-sep" />
           <button type="button" className="btn btn-sm" onClick={() => setDialog("save")} disabled={!dirty}>
             Save
@@ -301,6 +305,7 @@ function Editor({ workflow, setWorkflow }: { workflow: WorkflowSummary; setWorkf
           }}
         />
       )}
+      {dialog === "triggers" && <TriggersPanel workflow={workflow} onClose={() => setDialog(null)} />}
       {dialog === "shortcuts" && <ShortcutsDialog onClose={() => setDialog(null)} />}
     </div>
   );

@@ -13,6 +13,7 @@ from builder_bff.admin.endpoints import router as admin_router
 from builder_bff.catalog.endpoints import router as catalog_router
 from builder_bff.catalog.service import CatalogCache
 from builder_bff.dapr import Invoker
+from builder_bff.hooks.endpoints import router as hooks_router
 from builder_bff.runs.endpoints import router as runs_router
 from builder_bff.session.cookies import CookieNames
 from builder_bff.session.deps import BffState
@@ -64,6 +65,7 @@ def create_app(
             admin_router,
             catalog_router,
             runs_router,
+            hooks_router,
             api_fallback,
             ui_router(settings.ui_dir),
         ],

@@ -99,6 +99,33 @@ class Invoker:
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"{app_id} is unreachable: {type(exc).__name__}") from exc
 
+    async def forward(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+    ) -> httpx.Response:
+        """Relay a request as it came: the raw query string and body, only ``headers`` (no
+        defaults added); raise a problem for transport failures (never for 4xx/5xx)."""
+        url = self.url(app_id, path) + (f"?{query}" if query else "")
+        try:
+            return await self.client.request(
+                method,
+                url,
+                content=content,
+                headers=dict(headers),
+                timeout=httpx.Timeout(timeout_seconds, connect=5),
+            )
+        except httpx.TimeoutException as exc:
+            raise GatewayTimeout(f"{app_id} did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"{app_id} is unreachable: {type(exc).__name__}") from exc
+
     async def json(
         self,
         app_id: str,

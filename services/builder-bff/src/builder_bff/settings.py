@@ -43,6 +43,10 @@ class Settings(ServiceSettings):
     catalog_cache_seconds: float = Field(default=15, ge=0)
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     """Largest request body accepted (definitions, trigger data)."""
+    webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)
+    """Largest webhook body relayed to admin-api (413 above)."""
+    webhook_timeout_seconds: float = Field(default=330, gt=0)
+    """How long a webhook call may take: longer than the longest sync-mode wait (300 s)."""
     refresh_margin_seconds: int = Field(default=30, ge=0)
     """Refresh the access token when it expires within this many seconds."""
 

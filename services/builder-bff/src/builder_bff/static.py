@@ -13,7 +13,17 @@ from service_kit.problems import NotFound, ServiceUnavailable
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-_RESERVED = ("api/", "dapr/", "healthz", "readyz", "metrics", "docs", "openapi.json", "redoc")
+_RESERVED = (
+    "api/",
+    "hooks/",
+    "dapr/",
+    "healthz",
+    "readyz",
+    "metrics",
+    "docs",
+    "openapi.json",
+    "redoc",
+)
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -46,7 +56,7 @@ def ui_router(ui_dir: Path) -> APIRouter:
 
     @router.get("/{path:path}")
     async def spa(path: str, request: Request) -> Response:
-        if path.startswith(_RESERVED) or path == "api":
+        if path.startswith(_RESERVED) or path in ("api", "hooks"):
             raise NotFound(f"{request.url.path} not found")
         if path and "." in path.rsplit("/", 1)[-1]:
             found = _inside(root, path)

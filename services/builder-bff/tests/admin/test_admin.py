@@ -87,3 +87,55 @@ class TestAdminProxy:
 
     async def test_needs_a_session(self, platform: Platform) -> None:
         assert (await platform.client.get("/api/admin/companies")).status_code == 401
+
+
+class TestTriggerState:
+    """The trigger state API of admin-api reaches the UI through the admin proxy, as the
+    caller: admin-api decides by role (viewers read, admins reveal and rotate secrets)."""
+
+    async def test_viewers_read_trigger_state_firings_and_webhook(self, platform: Platform) -> None:
+        await platform.login(role="viewer")
+        platform.add_workflow("wf1")
+        platform.admin.triggers["wf1"] = [{"id": "t1", "nodeId": "t", "kind": "webhook"}]
+        r = await platform.client.get("/api/admin/workflows/wf1/triggers")
+        assert r.status_code == 200 and r.json()["items"][0]["kind"] == "webhook"
+        r = await platform.client.get("/api/admin/workflows/wf1/triggers/firings?limit=5")
+        assert r.status_code == 200 and r.json()["limit"] == "5"
+        r = await platform.client.get("/api/admin/workflows/wf1/webhook")
+        assert r.json() == {"path": "/hooks/wf1", "auth": "hmac", "hasSecret": True}
+
+    async def test_only_admins_reveal_and_rotate_the_secret(self, platform: Platform) -> None:
+        await platform.login(role="editor")
+        platform.add_workflow("wf1")
+        for path in ("webhook/secret", "webhook/secret/rotate"):
+            r = await platform.client.post(
+                f"/api/admin/workflows/wf1/{path}", headers=platform.csrf()
+            )
+            assert r.status_code == 403, path
+        assert platform.admin.webhook_secret == "whsec-1"
+
+    async def test_admins_reveal_and_rotate_uncached(self, platform: Platform) -> None:
+        await platform.login(role="admin")
+        platform.add_workflow("wf1")
+        r = await platform.client.post(
+            "/api/admin/workflows/wf1/webhook/secret", headers=platform.csrf()
+        )
+        assert r.json() == {"secret": "whsec-1"}
+        assert r.headers["cache-control"] == "no-store"
+        r = await platform.client.post(
+            "/api/admin/workflows/wf1/webhook/secret/rotate", headers=platform.csrf()
+        )
+        assert r.json()["secret"] == platform.admin.webhook_secret != "whsec-1"
+
+    async def test_secret_calls_need_the_csrf_token(self, platform: Platform) -> None:
+        await platform.login(role="admin")
+        platform.add_workflow("wf1")
+        r = await platform.client.post("/api/admin/workflows/wf1/webhook/secret")
+        assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+
+    async def test_other_tenants_triggers_are_404(self, platform: Platform) -> None:
+        await platform.login(role="owner", project="p1")
+        platform.add_workflow("theirs", project="p2")
+        for path in ("triggers", "triggers/firings", "webhook"):
+            r = await platform.client.get(f"/api/admin/workflows/theirs/{path}")
+            assert r.status_code == 404, path

@@ -26,6 +26,9 @@ from builder_bff.session.cookies import (
 )
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NO_SESSION_PREFIXES = ("/hooks/",)
+"""Public endpoints for programs, not browsers: no CSRF check (it applies to ``/api/``
+only) and no CSRF cookie."""
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
@@ -85,7 +88,7 @@ class BrowserSecurityMiddleware:
                     f"the request body is larger than {self.max_body_bytes} bytes",
                 )
                 return
-        issue_csrf = not csrf_cookie
+        issue_csrf = not csrf_cookie and not path.startswith(NO_SESSION_PREFIXES)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
