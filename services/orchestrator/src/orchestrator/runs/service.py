@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import logging
 import math
 import secrets
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +61,22 @@ def body_hash(payload: Any) -> str:
     ).hexdigest()
 
 
+_VALID_DEFINITIONS: OrderedDict[str, None] = OrderedDict()
+_VALID_DEFINITIONS_MAX = 512
+"""Digests of definitions that passed validation: validation is a pure function of the
+document, and the same few definitions are started over and over."""
+
+
+def _digest(document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
 class RunService:
     def __init__(
         self,
@@ -87,12 +105,19 @@ class RunService:
             raise PayloadTooLarge(
                 f"the definition has {len(nodes)} nodes; the limit is {self.settings.max_nodes_per_definition}"
             )
-        report = validate_document(raw)
-        if not report.ok:
-            raise Unprocessable(
-                f"the workflow definition is invalid: {len(report.errors)} error(s)",
-                errors=[i.model_dump(by_alias=True, exclude_none=True) for i in report.errors],
-            )
+        digest = _digest(raw)
+        if digest not in _VALID_DEFINITIONS:
+            report = validate_document(raw)
+            if not report.ok:
+                raise Unprocessable(
+                    f"the workflow definition is invalid: {len(report.errors)} error(s)",
+                    errors=[i.model_dump(by_alias=True, exclude_none=True) for i in report.errors],
+                )
+            _VALID_DEFINITIONS[digest] = None
+            if len(_VALID_DEFINITIONS) > _VALID_DEFINITIONS_MAX:
+                _VALID_DEFINITIONS.popitem(last=False)
+        else:
+            _VALID_DEFINITIONS.move_to_end(digest)
         return WorkflowDefinition.model_validate(raw)
 
     @staticmethod
@@ -103,7 +128,7 @@ class RunService:
             schema = node.config.get("inputSchema")
             if not isinstance(schema, dict):
                 return
-            validator = jsonschema.Draft202012Validator(schema)
+            validator = _schema_validator(json.dumps(schema, sort_keys=True))
             errors = sorted(
                 validator.iter_errors(trigger_data), key=lambda e: list(e.absolute_path)
             )
