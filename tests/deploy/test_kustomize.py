@@ -31,6 +31,7 @@ PROD_EXTERNAL_SECRETS = {
     "dapr-app-token",
     "orchestrator-secrets-key",
     "admin-api-jwt-signing-key",
+    "admin-api-trigger-secret-key",
     "redis-url",
 }
 
