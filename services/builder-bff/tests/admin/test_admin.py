@@ -14,6 +14,7 @@ class TestTenants:
         await platform.login(role="editor", project="p1")
         tree = (await platform.client.get("/api/tenants")).json()["companies"]
         assert tree[0]["name"] == "Acme"
+        assert tree[0]["organizations"][0]["role"] is None  # no company or org membership
         assert tree[0]["organizations"][0]["projects"] == [
             {"id": "p1", "name": "P1", "role": "editor"}
         ]
@@ -35,6 +36,7 @@ class TestTenants:
             {
                 "id": "o2",
                 "name": "Shared with you",
+                "role": None,
                 "projects": [{"id": "p9", "name": "P9", "slug": "p9", "role": "editor"}],
             }
         ]

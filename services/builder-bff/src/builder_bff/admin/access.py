@@ -107,8 +107,8 @@ def _best(*roles: str | None) -> str | None:
 
 
 async def tenant_tree(session: Session) -> list[dict[str, Any]]:
-    """Companies > organizations > projects the caller can see, each project with the
-    caller's effective role (memberships inherit downwards)."""
+    """Companies > organizations > projects the caller can see, each with the caller's
+    effective role (memberships inherit downwards)."""
     me = await session.admin("GET", f"{V1}/auth/me")
     memberships = me.get("memberships", []) if isinstance(me, dict) else []
     roles = effective_roles([m for m in memberships if isinstance(m, dict)])
@@ -131,6 +131,7 @@ async def tenant_tree(session: Session) -> list[dict[str, Any]]:
             )
             return {
                 **_pick(org),
+                "role": org_role,
                 "projects": [
                     {**_pick(p), "role": _best(org_role, roles.get(("project", str(p["id"]))))}
                     for p in projects
@@ -179,7 +180,12 @@ async def _shared_projects(
         )
         org = next((o for o in company["organizations"] if o["id"] == oid), None)
         if org is None:
-            org = {"id": oid, "name": names.get(("organization", oid)) or SHARED, "projects": []}
+            org = {
+                "id": oid,
+                "name": names.get(("organization", oid)) or SHARED,
+                "role": roles.get(("organization", oid)),
+                "projects": [],
+            }
             company["organizations"].append(org)
         role = _best(roles.get(("organization", oid)), roles.get(("project", pid)))
         org["projects"].append({**_pick(p), "role": role})
