@@ -4,7 +4,7 @@ import { ApiError, errorMessage } from "../api/client";
 import { apiKeyApi, type ApiKeyCreated } from "../api/endpoints";
 import { useApp, useProject } from "../app/appStore";
 import { CopyButton } from "../components/CopyButton";
-import { Empty, ErrorBox, Field, Modal, Spinner, StatusPill, formatTime } from "../components/ui";
+import { Empty, ErrorBox, Field, Modal, Spinner, StatusPill, formatShortTime, formatTime } from "../components/ui";
 import { API_KEY_ROLES, canManageKeys, cliHint, keyState, sortKeys, type ApiKey } from "../members/access";
 
 export function ApiKeysPage() {
@@ -96,7 +96,7 @@ export function ApiKeysPage() {
     <div className="page">
       {head}
       <ErrorBox error={error} />
-      <div className="grid-2 align-start">
+      <div className="grid-main-side align-start">
         <div className="card card-flush">
           {items === null ? <Spinner /> : items.length === 0 ? <Empty title="No API keys yet" /> : (
             <table className="table" aria-label="API keys">
@@ -119,12 +119,14 @@ export function ApiKeysPage() {
                       <td className="strong">{k.name}</td>
                       <td>{k.role}</td>
                       <td><code title="the key's public prefix">{k.prefix}…</code></td>
-                      <td className="muted small">{formatTime(k.createdAt)}</td>
-                      <td className="muted small">{k.lastUsedAt ? formatTime(k.lastUsedAt) : "never"}</td>
+                      <td className="muted small nowrap" title={formatTime(k.createdAt)}>{formatShortTime(k.createdAt)}</td>
+                      <td className="muted small nowrap" title={k.lastUsedAt ? formatTime(k.lastUsedAt) : undefined}>
+                        {k.lastUsedAt ? formatShortTime(k.lastUsedAt) : "never"}
+                      </td>
                       <td>
                         <StatusPill status={state === "active" ? "active" : state === "revoked" ? "revoked" : "expired"} />
-                        {state === "revoked" && <div className="muted small">{formatTime(k.revokedAt)}</div>}
-                        {state === "active" && k.expiresAt && <div className="muted small">until {formatTime(k.expiresAt)}</div>}
+                        {state === "revoked" && <div className="muted small nowrap">{formatShortTime(k.revokedAt)}</div>}
+                        {state === "active" && k.expiresAt && <div className="muted small nowrap">until {formatShortTime(k.expiresAt)}</div>}
                       </td>
                       <td>
                         {state === "active" && (
@@ -163,6 +165,7 @@ export function ApiKeysPage() {
       {created && (
         <Modal
           title="API key created"
+          wide
           onClose={() => setCreated(null)}
           footer={<div className="row-end"><button type="button" className="btn btn-primary" onClick={() => setCreated(null)}>Done</button></div>}
         >

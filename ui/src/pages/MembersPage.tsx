@@ -153,7 +153,7 @@ export function MembersPage() {
         </div>
       )}
       <ErrorBox error={error} />
-      <div className="grid-2 align-start">
+      <div className="grid-main-side align-start">
         <div className="stack">
           <div className="card card-flush">
             {rows === null ? <Spinner /> : rows.length === 0 ? <Empty title="No members here yet" /> : (
