@@ -104,8 +104,11 @@ def write_run_file(directory: Path) -> tuple[Path, dict[str, int]]:
         env = app.setdefault("env", {})
         if app_id == "builder-bff":
             env.update({"BUILDER_BFF_UI_DIR": str(UI_DIST), "BUILDER_BFF_COOKIE_SECURE": "false"})
-        if app_id == "admin-api":
-            env.setdefault("ADMIN_API_PUBLIC_URL", f"http://127.0.0.1:{app['appPort']}")
+    for app in spec["apps"]:  # invitation links open the builder (the BFF serves the UI)
+        if app["appID"] == "admin-api":
+            app["env"].setdefault(
+                "ADMIN_API_PUBLIC_URL", f"http://127.0.0.1:{ports['builder-bff']}"
+            )
     path = directory / "dapr.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path, ports

@@ -6,12 +6,18 @@ import json
 import os
 import re
 import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from .conftest import shot
 from .flows import (
+    PASSWORD,
     build_review_workflow,
     config_field,
     connect,
@@ -23,7 +29,7 @@ from .flows import (
     start_run,
     type_with_autocomplete,
 )
-from .platform import ROOT
+from .platform import ROOT, Platform
 
 pytestmark = pytest.mark.e2e
 
@@ -323,3 +329,153 @@ def test_webhook_trigger_configured_deployed_and_called_from_the_triggers_panel(
     firing.get_by_role("link", name=answer["instanceId"]).click()
     page.wait_for_url(re.compile(f"/runs/{re.escape(answer['instanceId'])}$"))
     expect(page.get_by_text("completed").first).to_be_visible(timeout=30_000)
+
+
+def greeting_flow() -> dict[str, object]:
+    return {
+        "id": "key-check",
+        "name": "key-check",
+        "version": "1.0.0",
+        "nodes": [
+            {
+                "id": "trigger",
+                "type": "trigger",
+                "label": "Start",
+                "config": {"triggerType": "manual"},
+            },
+            {
+                "id": "greet",
+                "type": "action",
+                "label": "Greet",
+                "config": {"actionId": "system/template", "template": "hello {{trigger.name}}"},
+            },
+        ],
+        "edges": [{"id": "1", "source": "trigger", "target": "greet"}],
+        "executionOrder": [],
+    }
+
+
+def test_api_key_made_in_the_ui_runs_wfb_and_stops_working_once_revoked(
+    page: Page, platform: Platform, needs_orchestrator: None, tmp_path: Path
+) -> None:
+    register(page)
+    create_project(page, "Keys")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+    expect(page.get_by_text("No API keys yet")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("laptop")
+    page.get_by_label("Role", exact=True).select_option("editor")
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="API key created")
+    key = dialog.get_by_test_id("new-api-key").inner_text().strip()
+    assert key.startswith("wfb_"), key
+    expect(dialog.get_by_test_id("api-key-cli-hint")).to_contain_text(f"export WFB_TOKEN={key}")
+    shot(page, "15-api-key-created")
+    dialog.get_by_role("button", name="Done").click()
+    row = page.get_by_test_id("api-key-row").filter(has_text="laptop")
+    expect(row).to_contain_text("editor")
+    expect(row).to_contain_text("active")
+    expect(page.locator("body")).not_to_contain_text(key)  # shown once
+
+    # The key works for the CLI: `wfb run` as the README says, against the orchestrator.
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps(greeting_flow()))
+    wfb = Path(sys.executable).parent / "wfb"
+    env = {**os.environ, "WFB_URL": platform.url("workflow-orchestrator"), "WFB_TOKEN": key}
+    cmd = [str(wfb), "run", str(flow), "--input", '{"name": "Ada"}', "--wait-timeout", "90"]
+    ran = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert ran.returncode == 0, (ran.stdout, ran.stderr)
+    page.reload()
+    expect(row).not_to_contain_text("never")  # last used: just now
+
+    row.get_by_role("button", name="Revoke laptop").click()
+    confirm = page.get_by_role("dialog", name="Revoke laptop?")
+    shot(page, "16-api-key-revoke-confirm")
+    confirm.get_by_role("button", name="Revoke key").click()
+    expect(row).to_contain_text("revoked")
+    expect(row.get_by_role("button", name="Revoke laptop")).to_have_count(0)
+    shot(page, "17-api-key-revoked")
+
+    # The orchestrator caches introspection for up to 30 s: the key is refused within that.
+    runs = platform.url("workflow-orchestrator", "/api/v2/workflows?limit=1")
+    deadline = time.monotonic() + 45
+    status = 0
+    while time.monotonic() < deadline:
+        status = httpx.get(runs, headers={"authorization": f"Bearer {key}"}, timeout=10).status_code
+        if status == 401:
+            break
+        time.sleep(1)
+    assert status == 401
+    refused = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+
+
+def test_owner_invites_a_member_who_registers_and_joins_with_the_role(
+    page: Page, browser: Browser, platform: Platform
+) -> None:
+    register(page, "Olivia Owner")
+    create_project(page, "Team")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
+    expect(page.get_by_test_id("my-scope-role")).to_have_text("owner")
+    me = page.get_by_test_id("member-row").filter(has_text="Olivia Owner")
+    expect(me.get_by_test_id("inherited")).to_contain_text("owner on company Acme Corp")
+    invitee = f"bea-{uuid.uuid4().hex[:8]}@example.com"
+    page.get_by_label("Email").fill(invitee)
+    page.locator("#inv-role").select_option("editor")
+    page.get_by_role("button", name="Create invitation").click()
+    link = page.get_by_test_id("invitation-link").inner_text().strip()
+    assert link.startswith(f"{platform.base_url}/invitations/accept?token=wfi_"), link
+    expect(page.get_by_test_id("invitation-row")).to_contain_text(invitee)
+    shot(page, "18-members-invited")
+
+    # The last owner of the company cannot leave it: admin-api's refusal, as it words it.
+    page.get_by_role("button", name=re.compile("^Company: Acme Corp")).click()
+    page.get_by_role("button", name=re.compile("^Remove ")).first.click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove member").click()
+    expect(page.get_by_role("alert")).to_contain_text("last owner of a company")
+    shot(page, "19-members-last-owner")
+
+    # The invitee opens the link in their own browser, registers, comes back and accepts.
+    other = browser.new_context(base_url=platform.base_url, viewport={"width": 1440, "height": 900})
+    other.set_default_timeout(15_000)
+    try:
+        guest = other.new_page()
+        guest.goto(link)
+        expect(guest.get_by_role("heading", name="You are invited")).to_be_visible()
+        guest.get_by_role("link", name="Create an account").click()
+        guest.get_by_label("Name").fill("Bea Member")
+        guest.get_by_label("Email").fill(invitee)
+        guest.get_by_label("Password").fill(PASSWORD)
+        guest.get_by_role("button", name="Create account").click()
+        guest.wait_for_url(re.compile(r"/invitations/accept\?token="))
+        expect(guest.get_by_text(f"Signed in as {invitee}")).to_be_visible()
+        shot(guest, "20-invitation-accept")
+        guest.get_by_role("button", name="Accept invitation").click()
+        expect(guest.get_by_test_id("joined")).to_have_text(
+            "You are now editor on the project Team."
+        )
+        guest.get_by_role("button", name="Open Team").click()
+        expect(guest.get_by_role("heading", name=re.compile("Team · Workflows"))).to_be_visible()
+        expect(guest.get_by_test_id("project-role")).to_have_text("editor")
+        expect(guest.get_by_text("No workflows yet")).to_be_visible()
+        shot(guest, "21-invitee-sees-project")
+        guest.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
+        mine = guest.get_by_test_id("member-row").filter(has_text="Bea Member")
+        expect(mine).to_contain_text("editor")
+        expect(mine).to_contain_text("direct")
+        expect(guest.get_by_role("button", name="Create invitation")).to_have_count(0)
+        guest.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+        expect(guest.get_by_text("Admins only")).to_be_visible()
+        # The link is spent.
+        guest.goto(link)
+        guest.get_by_role("button", name="Accept invitation").click()
+        expect(guest.get_by_role("alert")).to_contain_text("was used, revoked, or has expired")
+    finally:
+        other.close()
+
+    # The owner sees the new member and no pending invitation.
+    page.get_by_role("button", name=re.compile("^Project: Team")).click()
+    expect(page.get_by_test_id("member-row").filter(has_text="Bea Member")).to_contain_text(
+        "editor"
+    )
+    expect(page.get_by_test_id("invitation-row")).to_have_count(0)
+    shot(page, "22-members-after-join")

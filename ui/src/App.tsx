@@ -5,10 +5,13 @@ import { Layout, Toasts } from "./app/Layout";
 import { useApp } from "./app/appStore";
 import { Spinner } from "./components/ui";
 import { EditorPage } from "./editor/EditorPage";
+import { AcceptInvitationPage } from "./pages/AcceptInvitationPage";
+import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { AuditPage } from "./pages/AuditPage";
 import { LoginPage, RegisterPage } from "./pages/AuthPages";
 import { CredentialsPage } from "./pages/CredentialsPage";
 import { FunctionsPage } from "./pages/FunctionsPage";
+import { MembersPage } from "./pages/MembersPage";
 import { SetupPage } from "./pages/SetupPage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
 import { RunComparePage } from "./runs/RunComparePage";
@@ -18,7 +21,7 @@ import { RunsPage } from "./runs/RunsPage";
 function RequireUser({ children }: { children: React.ReactNode }) {
   const user = useApp((s) => s.user);
   const location = useLocation();
-  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   return <>{children}</>;
 }
 
@@ -54,6 +57,7 @@ export function App() {
       <Routes>
         <Route path="/login" element={<LoginPage />} />
         <Route path="/register" element={<RegisterPage />} />
+        <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
         <Route
           element={
             <RequireUser>
@@ -68,6 +72,8 @@ export function App() {
           <Route path="/runs/:runId" element={<RunPage />} />
           <Route path="/functions" element={<FunctionsPage />} />
           <Route path="/credentials" element={<CredentialsPage />} />
+          <Route path="/api-keys" element={<ApiKeysPage />} />
+          <Route path="/members" element={<MembersPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/setup" element={<SetupPage />} />
         </Route>

@@ -54,6 +54,9 @@ class AdminState:
     refresh: dict[str, str] = field(default_factory=dict)  # live refresh -> user id
     used_refresh: set[str] = field(default_factory=set)
     roles: dict[tuple[str, str], str] = field(default_factory=dict)  # (user id, project) -> role
+    # (user id, project) -> role: a project of another company ("c2"/"o2") the user was
+    # invited to; admin-api lists it in /projects only (not its company)
+    shared: dict[tuple[str, str], str] = field(default_factory=dict)
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     access_ttl: float = 600
@@ -153,7 +156,7 @@ def fake_admin(state: AdminState) -> FastAPI:
         user = user_by_id(uid)
         memberships = [
             {"scopeType": "project", "scopeId": p, "role": r, "name": p.upper()}
-            for (u, p), r in state.roles.items()
+            for (u, p), r in [*state.roles.items(), *state.shared.items()]
             if u == uid
         ]
         return JSONResponse(
@@ -208,6 +211,18 @@ def fake_admin(state: AdminState) -> FastAPI:
                 {"id": p, "name": p.upper(), "role": r}
                 for (u, p), r in state.roles.items()
                 if u == uid
+            ]
+        }
+
+    @app.get("/api/v1/projects")
+    async def visible_projects(request: Request) -> Any:
+        uid = caller(request)
+        mine = [(p, "c1", "o1") for (u, p) in state.roles if u == uid]
+        mine += [(p, "c2", "o2") for (u, p) in state.shared if u == uid]
+        return {
+            "items": [
+                {"id": p, "name": p.upper(), "slug": p, "companyId": c, "organizationId": o}
+                for p, c, o in mine
             ]
         }
 

@@ -2,6 +2,7 @@
 import type { WorkflowDefinition } from "../definition/types";
 import { ApiError, api, qs } from "./client";
 import { normalizeWebhook, type WebhookInfo } from "../triggers/webhook";
+import type { ApiKey, Member, Scope } from "../members/access";
 import type {
   CatalogFunction,
   Firing,
@@ -209,4 +210,52 @@ export const triggerApi = {
   /** Admins only; audited. The new secret is shown once. */
   rotateSecret: (workflowId: string) =>
     api<{ secret: string }>(admin(`workflows/${workflowId}/webhook/secret/rotate`), { method: "POST" }).then((r) => r.secret),
+};
+
+export interface ApiKeyCreated extends ApiKey {
+  /** The secret: admin-api shows it only in this response. */
+  key: string;
+}
+
+/** A project's API keys (admins and owners; admin-api refuses API keys themselves). */
+export const apiKeyApi = {
+  list: (projectId: string) => api<unknown>(admin(`projects/${projectId}/api-keys?limit=200`)).then((b) => itemsOf<ApiKey>(b)),
+  create: (projectId: string, body: { name: string; role: string; expiresInDays?: number }) =>
+    api<ApiKeyCreated>(admin(`projects/${projectId}/api-keys`), { body }),
+  revoke: (keyId: string) => api<void>(admin(`api-keys/${keyId}`), { method: "DELETE" }),
+};
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: string;
+  scopeType: Scope;
+  scopeId: string;
+  invitedBy?: string;
+  createdAt?: string;
+  expiresAt?: string;
+  acceptedAt?: string | null;
+  revokedAt?: string | null;
+}
+
+export interface InvitationCreated extends Invitation {
+  token: string;
+  acceptUrl: string;
+}
+
+const PLURAL: Record<Scope, string> = { company: "companies", organization: "organizations", project: "projects" };
+const scopePath = (scope: Scope, id: string) => `${PLURAL[scope]}/${id}`;
+
+/** Members and invitations of a company, organization or project (the same routes). */
+export const memberApi = {
+  list: (scope: Scope, id: string) => api<unknown>(admin(`${scopePath(scope, id)}/members?limit=200`)).then((b) => itemsOf<Member>(b)),
+  change: (scope: Scope, id: string, userId: string, role: string) =>
+    api<Member>(admin(`${scopePath(scope, id)}/members/${userId}`), { method: "PATCH", body: { role } }),
+  remove: (scope: Scope, id: string, userId: string) => api<void>(admin(`${scopePath(scope, id)}/members/${userId}`), { method: "DELETE" }),
+  invitations: (scope: Scope, id: string) =>
+    api<unknown>(admin(`${scopePath(scope, id)}/invitations?limit=200`)).then((b) => itemsOf<Invitation>(b)),
+  invite: (scope: Scope, id: string, email: string, role: string) =>
+    api<InvitationCreated>(admin(`${scopePath(scope, id)}/invitations`), { body: { email, role } }),
+  revokeInvitation: (invitationId: string) => api<void>(admin(`invitations/${invitationId}`), { method: "DELETE" }),
+  accept: (token: string) => api<Invitation>(admin("invitations/accept"), { body: { token } }),
 };

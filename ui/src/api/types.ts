@@ -12,18 +12,20 @@ export interface TenantProject {
   id: string;
   name: string;
   slug?: string;
-  role?: string;
+  role?: string | null;
 }
 export interface TenantOrganization {
   id: string;
   name: string;
   slug?: string;
+  role?: string | null;
   projects: TenantProject[];
 }
 export interface TenantCompany {
   id: string;
   name: string;
   slug?: string;
+  role?: string | null;
   organizations: TenantOrganization[];
 }
 

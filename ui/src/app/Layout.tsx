@@ -55,6 +55,11 @@ export function TenantSwitcher() {
           </option>
         ))}
       </select>
+      {path?.project.role && (
+        <p className="tenant-role">
+          Your role: <strong data-testid="project-role">{path.project.role}</strong>
+        </p>
+      )}
     </div>
   );
 }
@@ -82,6 +87,8 @@ export function Layout() {
           <NavLink to="/runs">Runs</NavLink>
           <NavLink to="/functions">Functions</NavLink>
           <NavLink to="/credentials">Credentials</NavLink>
+          <NavLink to="/api-keys">API keys</NavLink>
+          <NavLink to="/members">Members</NavLink>
           <NavLink to="/audit">Audit log</NavLink>
           <NavLink to="/setup">New project</NavLink>
         </nav>

@@ -111,6 +111,13 @@ export function formatTime(iso?: string | null): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
 
+/** A compact date and time for dense tables (the full one as a tooltip where it matters). */
+export function formatShortTime(iso?: string | null): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+}
+
 export function formatDuration(ms?: number | null): string {
   if (ms === undefined || ms === null || Number.isNaN(ms)) return "—";
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -6,6 +6,7 @@ import { errorMessage } from "../api/client";
 import { triggerApi } from "../api/endpoints";
 import type { Firing, TriggerState, WorkflowSummary } from "../api/types";
 import { findProject, useApp } from "../app/appStore";
+import { CopyButton } from "../components/CopyButton";
 import { ErrorBox, Modal, Spinner, StatusPill, formatTime } from "../components/ui";
 import type { JsonObject } from "../definition/types";
 import { curlExample, exampleBody, relativeTime, webhookUrl, type WebhookInfo } from "../triggers/webhook";
@@ -17,29 +18,6 @@ const AUTH_TEXT = {
   bearer: "Bearer secret (Authorization header)",
   none: "None: anyone with the URL can start runs",
 };
-
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
-  const toast = useApp((s) => s.toast);
-  const [done, setDone] = useState(false);
-  return (
-    <button
-      type="button"
-      className="btn btn-sm"
-      aria-label={label}
-      onClick={() => {
-        navigator.clipboard
-          .writeText(text)
-          .then(() => {
-            setDone(true);
-            setTimeout(() => setDone(false), 1500);
-          })
-          .catch(() => toast("error", "The browser refused the clipboard: select the text and copy it"));
-      }}
-    >
-      {done ? "Copied" : label}
-    </button>
-  );
-}
 
 function TriggerRows({ rows }: { rows: TriggerState[] }) {
   return (

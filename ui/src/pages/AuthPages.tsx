@@ -1,12 +1,18 @@
 // Login and registration.
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router-dom";
+import { Link, useLocation, useNavigate } from "react-router-dom";
 import { errorMessage } from "../api/client";
 import { sessionApi } from "../api/endpoints";
 import { useApp } from "../app/appStore";
 import { ErrorBox } from "../components/ui";
 
-function AuthCard({ title, children }: { title: string; children: React.ReactNode }) {
+/** Where to go after logging in: the page that sent the user here (an invitation link). */
+function useReturnTo(): string | null {
+  const from = (useLocation().state as { from?: string } | null)?.from;
+  return from && from.startsWith("/") && !from.startsWith("//") ? from : null;
+}
+
+export function AuthCard({ title, children }: { title: string; children: React.ReactNode }) {
   return (
     <div className="auth-page">
       <div className="auth-card">
@@ -29,6 +35,7 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
+  const returnTo = useReturnTo();
   const setUser = useApp((s) => s.setUser);
   const loadTenants = useApp((s) => s.loadTenants);
   const submit = async (e: FormEvent) => {
@@ -39,7 +46,7 @@ export function LoginPage() {
       const { user } = await sessionApi.login(email, password);
       setUser(user);
       await loadTenants();
-      navigate("/workflows");
+      navigate(returnTo ?? "/workflows");
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -70,7 +77,7 @@ export function LoginPage() {
         </button>
       </form>
       <p className="muted center">
-        New here? <Link to="/register">Create an account</Link>
+        New here? <Link to="/register" state={returnTo ? { from: returnTo } : undefined}>Create an account</Link>
       </p>
     </AuthCard>
   );
@@ -83,6 +90,7 @@ export function RegisterPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
+  const returnTo = useReturnTo();
   const setUser = useApp((s) => s.setUser);
   const loadTenants = useApp((s) => s.loadTenants);
   const submit = async (e: FormEvent) => {
@@ -94,7 +102,7 @@ export function RegisterPage() {
       setUser(user);
       await loadTenants();
       const companies = useApp.getState().companies;
-      navigate(companies.length ? "/workflows" : "/setup");
+      navigate(returnTo ?? (companies.length ? "/workflows" : "/setup"));
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -131,7 +139,7 @@ export function RegisterPage() {
         </button>
       </form>
       <p className="muted center">
-        Have an account? <Link to="/login">Log in</Link>
+        Have an account? <Link to="/login" state={returnTo ? { from: returnTo } : undefined}>Log in</Link>
       </p>
     </AuthCard>
   );

@@ -14,8 +14,31 @@ class TestTenants:
         await platform.login(role="editor", project="p1")
         tree = (await platform.client.get("/api/tenants")).json()["companies"]
         assert tree[0]["name"] == "Acme"
+        assert tree[0]["organizations"][0]["role"] is None  # no company or org membership
         assert tree[0]["organizations"][0]["projects"] == [
             {"id": "p1", "name": "P1", "role": "editor"}
+        ]
+
+    async def test_invited_project_member_sees_the_project_without_its_company(
+        self, platform: Platform
+    ) -> None:
+        await platform.login(role="admin", project="p1")
+        uid = next(iter(platform.admin.roles))[0]
+        platform.admin.shared[(uid, "p9")] = "editor"
+        tree = (await platform.client.get("/api/tenants")).json()["companies"]
+        assert [c["id"] for c in tree] == ["c1", "c2"]
+        assert tree[0]["organizations"][0]["projects"] == [
+            {"id": "p1", "name": "P1", "role": "admin"}
+        ]
+        shared = tree[1]
+        assert shared["name"] == "Shared with you" and shared["role"] is None
+        assert shared["organizations"] == [
+            {
+                "id": "o2",
+                "name": "Shared with you",
+                "role": None,
+                "projects": [{"id": "p9", "name": "P9", "slug": "p9", "role": "editor"}],
+            }
         ]
 
     async def test_new_user_without_memberships_sees_nothing(self, platform: Platform) -> None:

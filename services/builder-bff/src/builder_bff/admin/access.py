@@ -107,8 +107,8 @@ def _best(*roles: str | None) -> str | None:
 
 
 async def tenant_tree(session: Session) -> list[dict[str, Any]]:
-    """Companies > organizations > projects the caller can see, each project with the
-    caller's effective role (memberships inherit downwards)."""
+    """Companies > organizations > projects the caller can see, each with the caller's
+    effective role (memberships inherit downwards)."""
     me = await session.admin("GET", f"{V1}/auth/me")
     memberships = me.get("memberships", []) if isinstance(me, dict) else []
     roles = effective_roles([m for m in memberships if isinstance(m, dict)])
@@ -131,6 +131,7 @@ async def tenant_tree(session: Session) -> list[dict[str, Any]]:
             )
             return {
                 **_pick(org),
+                "role": org_role,
                 "projects": [
                     {**_pick(p), "role": _best(org_role, roles.get(("project", str(p["id"]))))}
                     for p in projects
@@ -143,7 +144,52 @@ async def tenant_tree(session: Session) -> list[dict[str, Any]]:
             "organizations": list(await asyncio.gather(*(org_node(o) for o in orgs))),
         }
 
-    return list(await asyncio.gather(*(company_node(c) for c in companies)))
+    tree = list(await asyncio.gather(*(company_node(c) for c in companies)))
+    return tree + await _shared_projects(session, tree, roles, memberships)
+
+
+SHARED = "Shared with you"
+
+
+async def _shared_projects(
+    session: Session,
+    tree: list[dict[str, Any]],
+    roles: dict[tuple[str, str], str],
+    memberships: list[Any],
+) -> list[dict[str, Any]]:
+    """Projects the caller sees through an organization or project membership only (an
+    invited member): admin-api lists them in ``/projects`` but not their company, whose
+    name they may not read. They are grouped by company and organization; names come from
+    the caller's memberships where there is one, else a neutral label."""
+    known = {p["id"] for c in tree for o in c["organizations"] for p in o["projects"]}
+    visible = items_of(await session.admin("GET", f"{V1}/projects", params={"limit": 200}))
+    names = {
+        (str(m.get("scopeType")), str(m.get("scopeId"))): str(m.get("name") or "")
+        for m in memberships
+        if isinstance(m, dict)
+    }
+    companies: dict[str, dict[str, Any]] = {}
+    for p in visible:
+        pid = str(p.get("id") or "")
+        cid = str(p.get("companyId") or "")
+        oid = str(p.get("organizationId") or "")
+        if not pid or not cid or not oid or pid in known:
+            continue
+        company = companies.setdefault(
+            cid, {"id": cid, "name": SHARED, "role": None, "organizations": []}
+        )
+        org = next((o for o in company["organizations"] if o["id"] == oid), None)
+        if org is None:
+            org = {
+                "id": oid,
+                "name": names.get(("organization", oid)) or SHARED,
+                "role": roles.get(("organization", oid)),
+                "projects": [],
+            }
+            company["organizations"].append(org)
+        role = _best(roles.get(("organization", oid)), roles.get(("project", pid)))
+        org["projects"].append({**_pick(p), "role": role})
+    return list(companies.values())
 
 
 def _pick(entity: dict[str, Any]) -> dict[str, Any]:
