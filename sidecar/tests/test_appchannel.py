@@ -97,3 +97,28 @@ async def test_mark_down_and_no_port() -> None:
     watched.mark_down()
     watched.mark_down()
     assert changes == [False]
+
+
+async def test_stop_ends_the_watch_even_when_a_probe_fails_at_that_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app's port closes while the sidecar stops: the probe's connection attempt fails
+    in the same loop iteration as the cancellation. The cancellation must win (Python
+    3.11's ``asyncio.wait_for`` returned the attempt's result instead, so the channel kept
+    probing a dead port forever and the sidecar never finished stopping)."""
+    attempts: list[asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = []
+
+    async def connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        attempt = asyncio.get_running_loop().create_future()
+        attempts.append(attempt)
+        return await attempt
+
+    monkeypatch.setattr("wfb_sidecar.appchannel.asyncio.open_connection", connect)
+    channel = AppChannel("app", "127.0.0.1", free_port(), interval=0.05)
+    channel.start()
+    await _until(lambda: len(attempts) == 1)
+    attempts[0].set_exception(ConnectionRefusedError(111, "Connection refused"))
+    stopping = asyncio.create_task(channel.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done, f"stop() hung; the channel probed {len(attempts)} times"
+    assert len(attempts) == 1  # no probe after stop()

@@ -2,7 +2,10 @@
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 78 when the run file or a resource
 file is unusable (fix the file; restarting cannot help), 1 when it cannot start
-otherwise (a port in use, ...).
+otherwise (a port in use, ...) or when a part of it did not stop in time (the log names
+it). A stop never takes longer than ``STOP_DEADLINE_S``: past that (the event loop is
+blocked, say) ``faulthandler`` dumps every thread's stack to stderr ("Timeout (0:00:22)!")
+and exits with 1.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import json
 import logging
 import os
@@ -18,6 +22,10 @@ import sys
 from pathlib import Path
 
 EXIT_CONFIG = 78
+EXIT_UNCLEAN = 1
+# Within the 25 s grace ``wfb dev`` gives the sidecar, and above the sum of the bounded
+# steps of ``Sidecar.stop()`` (19 s).
+STOP_DEADLINE_S = 22.0
 log = logging.getLogger("wfb_sidecar")
 
 
@@ -89,16 +97,18 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     signals_seen = 0
 
-    def on_signal() -> None:
+    def on_signal(sig: signal.Signals) -> None:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen > 1:
-            log.warning("second signal: exiting now")
-            os._exit(1)
+            log.warning("second signal (%s): exiting now", sig.name)
+            _exit_now(EXIT_UNCLEAN)
+        log.info("stopping (%s)", sig.name)
+        _arm_watchdog()
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
         await sidecar.start()
     except ResourceError as exc:
@@ -110,9 +120,30 @@ async def serve(args: argparse.Namespace) -> int:
         await _quiet_stop(sidecar)
         return 1
     await stop.wait()
-    log.info("stopping")
-    await sidecar.stop()
+    await sidecar.stop()  # the watchdog stays armed: it also covers the interpreter's exit
+    if sidecar.left_behind:
+        # Do not wait for them: the interpreter's own shutdown would (their tasks, threads).
+        _exit_now(EXIT_UNCLEAN)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    os._exit(code)
+
+
+def _arm_watchdog() -> None:
+    """If the stop is not over in ``STOP_DEADLINE_S`` even with its bounded steps (the
+    event loop is blocked), show where every thread is and exit. faulthandler's watchdog
+    is a C thread: it needs neither the event loop nor the interpreter lock."""
+    try:
+        faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True)
+    except (AttributeError, OSError, ValueError):  # no usable stderr (tests, pythonw)
+        log.debug("no stop watchdog: stderr has no file descriptor")
 
 
 async def _quiet_stop(sidecar: object) -> None:

@@ -40,6 +40,7 @@ class AppChannel:
         self._on_up: list[Listener] = []
         self._on_change: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._generation = 0
         self._listener_tasks: set[asyncio.Task[None]] = set()
 
@@ -66,6 +67,7 @@ class AppChannel:
             self._task = asyncio.create_task(self._run(), name=f"appchannel-{self.app_id}")
 
     async def stop(self) -> None:
+        self._stopping = True
         tasks = [t for t in (self._task, *self._listener_tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -76,13 +78,21 @@ class AppChannel:
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         assert self.port is not None
         try:
-            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 2)
+            # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for loses a
+            # cancellation that arrives as the attempt fails (CPython gh-86296); stop()
+            # then waited forever for this loop, which went on probing the closed port.
+            async with asyncio.timeout(2):
+                return await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError):
             return None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             connection = await self._connect()
+            if self._stopping:
+                if connection is not None:
+                    connection[1].close()
+                return
             if connection is None:
                 if self.up:
                     log.info("app %s is down (port %s closed)", self.app_id, self.port)

@@ -160,9 +160,8 @@ class Invoker:
             )
             failure: str
             try:
-                response = await asyncio.wait_for(
-                    self.client.send(request, stream=True), policy.timeout_s
-                )
+                async with asyncio.timeout(policy.timeout_s):  # wait_for may lose a cancel
+                    response = await self.client.send(request, stream=True)
             except TimeoutError:
                 failure = f"timeout after {policy.timeout_s}s"
             except httpx.ConnectError as exc:

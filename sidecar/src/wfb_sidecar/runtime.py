@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import logging
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,12 @@ DEFAULT_GRPC_SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
 ]
 DISCOVERY_TIMEOUT_S = 5.0
+# How long each step of stop() may take (19 s in all, within the 25 s ``wfb dev`` grants).
+STOP_CHANNELS_S = 2.0
+STOP_SERVERS_S = 8.0  # the HTTP servers' graceful shutdown is 5 s, gRPC's grace 3 s
+STOP_ENGINES_S = 4.0
+STOP_STORES_S = 3.0
+STOP_CLIENTS_S = 2.0
 
 
 class StartupError(RuntimeError):
@@ -163,6 +170,7 @@ class Sidecar:
         self.workflow: WorkflowBackend | None = None
         self.grpc_options = DEFAULT_GRPC_SERVER_OPTIONS
         self.ready = False
+        self.left_behind: list[str] = []  # parts that did not stop in time (stop())
         self._http_servers: list[tuple[_Server, asyncio.Task[None]]] = []
         self._grpc_servers: list[grpc.aio.Server] = []
         self._discovery_client = httpx.AsyncClient(timeout=DISCOVERY_TIMEOUT_S)
@@ -264,27 +272,62 @@ class Sidecar:
         self._http_servers.append((server, task))
 
     async def stop(self) -> None:
+        """Stop everything, each step bounded: a part that does not stop in time is named
+        in a warning, left behind (see ``left_behind``) and the shutdown goes on."""
         self.ready = False
         for server, _ in self._http_servers:
             server.should_exit = True
-        for app in self.apps.values():
-            await app.channel.stop()
+        await self._stop_step(
+            STOP_CHANNELS_S,
+            {f"app channel of {a.app_id}": a.channel.stop() for a in self.apps.values()},
+        )
         # Stop taking gRPC calls while the workflow backend ends its worker streams (which
         # would otherwise hold the servers for their whole grace period).
-        grpc_stopped = asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        servers: dict[str, Awaitable[Any]] = {
+            "gRPC servers": asyncio.gather(*(s.stop(grace=3) for s in self._grpc_servers))
+        }
         if self.workflow is not None:
-            await self.workflow.stop()
-        await grpc_stopped
+            servers["workflow backend"] = self.workflow.stop()
         for _, task in self._http_servers:
-            with contextlib.suppress(Exception):
-                await task
-        await self.jobs.stop()
-        await self.broker.stop()
-        for store in self.state_stores.values():
-            await store.close()
-        await self.invoker.close()
-        await self._discovery_client.aclose()
-        log.info("sidecar stopped")
+            servers[f"HTTP server of {task.get_name().removeprefix('http-')}"] = task
+        await self._stop_step(STOP_SERVERS_S, servers)
+        await self._stop_step(
+            STOP_ENGINES_S,
+            {"jobs scheduler": self.jobs.stop(), "pub/sub broker": self.broker.stop()},
+        )
+        await self._stop_step(
+            STOP_STORES_S, {f"state store {n}": s.close() for n, s in self.state_stores.items()}
+        )
+        await self._stop_step(
+            STOP_CLIENTS_S,
+            {
+                "invocation client": self.invoker.close(),
+                "discovery client": self._discovery_client.aclose(),
+            },
+        )
+        if self.left_behind:
+            log.warning(
+                "sidecar stopped, but not cleanly: %s did not stop", ", ".join(self.left_behind)
+            )
+        else:
+            log.info("sidecar stopped")
+
+    async def _stop_step(self, limit_s: float, parts: dict[str, Awaitable[Any]]) -> None:
+        """Stop ``parts`` side by side; give up on those still running after ``limit_s``."""
+        tasks = {name: asyncio.ensure_future(part) for name, part in parts.items()}
+        if not tasks:
+            return
+        await asyncio.wait(tasks.values(), timeout=limit_s)
+        for name, task in tasks.items():
+            if not task.done():
+                task.cancel()
+                self.left_behind.append(name)
+                log.warning(
+                    "stopping: %s did not stop within %.0fs; going on without it", name, limit_s
+                )
+            elif not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                log.warning("stopping: %s failed: %s: %s", name, type(exc).__name__, exc)
 
     # -- subscriptions -------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from dapr.clients import DaprClient
+from starlette.responses import Response
 
-from wfb_sidecar.testing import AppPorts, SidecarProcess, TinyApp, dapr_settings
+from wfb_sidecar.testing import AppPorts, SidecarProcess, TinyApp, dapr_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +143,39 @@ def test_a_port_in_use_is_reported(tmp_path: Path) -> None:
         code, logs = _start_failing(tmp_path, {"pubsub.yaml": [PUBSUB]}, apps)
     assert code == 1
     assert f"127.0.0.1:{port} (daprHTTPPort of svc)" in logs
+
+
+def test_sigterm_while_the_app_is_down_with_work_pending_stops_cleanly(tmp_path: Path) -> None:
+    """The shutdown ``wfb dev`` does: the app stops first, with a delivery waiting to be
+    retried, a job waiting for the app and a streaming subscription open; then SIGTERM."""
+    app = TinyApp(subscriptions=[{"pubsubname": "pubsub", "topic": "t", "route": "/t"}]).start()
+    app.handlers["/t"] = lambda _: Response(status_code=500)  # retried until the app is gone
+    sidecar = SidecarProcess(tmp_path, [AppPorts("svc", app.port)], {"pubsub.yaml": [PUBSUB]})
+    try:
+        sidecar.start()
+        base = sidecar.url("svc")
+        wait_until(lambda: "app svc subscriptions: pubsub/t" in sidecar.logs(), 30)
+        assert httpx.post(f"{base}/v1.0/publish/pubsub/t", json={"n": 1}).status_code == 204
+        wait_until(lambda: app.received("/t"), 30)
+        job = httpx.post(f"{base}/v1.0-alpha1/jobs/soon", json={"dueTime": "1s"})
+        assert job.status_code == 204
+        with (
+            dapr_settings(sidecar, "svc") as address,
+            DaprClient(address=address) as client,
+        ):
+            stream = client.subscribe("pubsub", "streamed")
+            try:
+                wait_until(lambda: "opened a streaming subscription" in sidecar.logs(), 30)
+                app.stop()
+                wait_until(lambda: re.search(r"app svc is (down|unreachable)", sidecar.logs()), 30)
+                assert sidecar.terminate() == 0  # raises TimeoutExpired if the stop hangs
+            finally:
+                stream.close()
+        logs = sidecar.logs()
+        assert "stopping (SIGTERM)" in logs
+        assert "sidecar stopped" in logs
+        assert "did not stop" not in logs, logs
+        assert "not cleanly" not in logs, logs
+    finally:
+        sidecar.stop()
+        app.stop()

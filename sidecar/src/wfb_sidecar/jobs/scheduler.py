@@ -62,6 +62,7 @@ class JobScheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         self._lock = asyncio.Lock()
         self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
@@ -83,6 +84,7 @@ class JobScheduler:
         log.info("jobs scheduler started with %d stored job(s)", len(self._jobs))
 
     async def stop(self) -> None:
+        self._stopping = True
         tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
         for task in tasks:
             task.cancel()
@@ -152,7 +154,7 @@ class JobScheduler:
         return channel is not None and channel.up and channel.base_url is not None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             now = time.time()
             next_at: float | None = None
@@ -167,8 +169,11 @@ class JobScheduler:
                 elif next_at is None or job.attempt_at < next_at:
                     next_at = job.attempt_at
             timeout = None if next_at is None else max(0.0, next_at - time.time())
+            # asyncio.timeout, not wait_for (which loses a cancellation on 3.11 when the
+            # wake-up comes at the same moment): stop() cancels this loop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def _fire(self, job: Job) -> None:
         try:

@@ -149,6 +149,7 @@ class Broker:
         self._wake: dict[GroupKey, asyncio.Event] = {}
         self._workers: dict[GroupKey, asyncio.Task[None]] = {}
         self._janitor: asyncio.Task[None] | None = None
+        self._stopping = False
         self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
         self._lock = asyncio.Lock()
         for channel in channels.values():
@@ -163,6 +164,7 @@ class Broker:
         self._janitor = asyncio.create_task(self._janitor_loop(), name="pubsub-janitor")
 
     async def stop(self) -> None:
+        self._stopping = True
         tasks = [*self._workers.values(), *([self._janitor] if self._janitor else [])]
         for task in tasks:
             task.cancel()
@@ -405,12 +407,15 @@ class Broker:
 
     async def _sleep(self, group: GroupKey, seconds: float | None) -> None:
         wake = self._wake[group]
+        # asyncio.timeout, not wait_for (which loses a cancellation on 3.11 when the
+        # wake-up comes at the same moment): stop() cancels the workers.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await wake.wait()
 
     async def _work(self, group: GroupKey) -> None:
         wake = self._wake[group]
-        while True:
+        while not self._stopping:
             try:
                 await self._step(group, wake)
             except asyncio.CancelledError:

@@ -58,7 +58,8 @@ class EventStream:
         self._waiting = (str(event.get("id", "")), future)
         self.outbox.put_nowait(event)
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):  # keeps a cancellation (wait_for may not)
+                return await future
         except TimeoutError:
             return TIMEOUT
         finally:

@@ -590,7 +590,8 @@ class Engine:
             delay = 30.0 if due is None else min(30.0, (due - now) / 1e6)
             self._timer_wake.clear()
             try:
-                await asyncio.wait_for(self._timer_wake.wait(), timeout=max(delay, 0.0))
+                async with asyncio.timeout(max(delay, 0.0)):  # wait_for may lose a cancel
+                    await self._timer_wake.wait()
             except TimeoutError:
                 if due is None:  # a cheap safety net; every timer insert also wakes us
                     self._next_timer = await self.store.read(ops.next_timer_due)

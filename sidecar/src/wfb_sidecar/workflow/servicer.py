@@ -126,7 +126,8 @@ class WorkflowServicer(pb_grpc.TaskHubSidecarServiceServicer):
         else:
             remaining = context.time_remaining()
             try:
-                row = await asyncio.wait_for(self.engine.wait_for(key, condition), remaining)
+                async with asyncio.timeout(remaining):  # wait_for may lose a cancellation
+                    row = await self.engine.wait_for(key, condition)
             except TimeoutError:
                 await context.abort(
                     grpc.StatusCode.DEADLINE_EXCEEDED,
