@@ -45,7 +45,8 @@ class ReadinessRegistry:
     async def _one(self, check: ReadinessCheck) -> CheckResult:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(check(), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await check()
         except Exception as exc:  # any failure means "not ready", with its reason
             reason = str(exc) or type(exc).__name__
             return CheckResult(ok=False, duration_ms=_ms(started), error=reason[:300])

@@ -91,6 +91,9 @@ class Reconciler:
                 raise
             except Exception:
                 _log.exception("a reconciler pass failed; the next one retries")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # stop() sends when the wake-up lands in the same step (CPython gh-86296).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._wake.wait()
             self._wake.clear()

@@ -361,12 +361,10 @@ class RunService:
         ``seconds`` (a long poll on the workflow engine, not a polling loop)."""
         run = await self.get_run(principal, instance_id)
         try:
-            state = await asyncio.wait_for(
-                self.client.wait_for_workflow_completion(
+            async with asyncio.timeout(seconds):  # keeps a cancellation (gh-86296)
+                state = await self.client.wait_for_workflow_completion(
                     instance_id, fetch_payloads=True, timeout_in_seconds=math.ceil(seconds) + 1
-                ),
-                seconds,
-            )
+                )
         except TimeoutError:
             return None
         if state is None:

@@ -90,7 +90,8 @@ async def run_events(
                 if await _finished(sessions, instance_id):
                     return
             try:
-                await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):  # keeps a cancellation (gh-86296)
+                    await wake.wait()
             except TimeoutError:
                 quiet += POLL_SECONDS
                 if quiet >= KEEPALIVE_SECONDS:
