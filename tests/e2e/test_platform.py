@@ -4,107 +4,20 @@ orchestrator, functions on function-runner, all talking through the sidecar."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from service_kit.testing import free_port
+from .stack import Stack
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
-APPS = {  # app id -> (service directory, package)
-    "workflow-orchestrator": ("orchestrator", "orchestrator"),
-    "function-runner": ("function-runner", "function_runner"),
-    "admin-api": ("admin-api", "admin_api"),
-}
-
-
-@dataclass
-class Stack:
-    root: Path
-    ports: dict[str, int] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    def url(self, app_id: str) -> str:
-        return f"http://127.0.0.1:{self.ports[app_id]}"
-
-    def start(self) -> None:
-        apps = []
-        for app_id, (directory, package) in APPS.items():
-            self.ports[app_id] = free_port()
-            apps.append(
-                {
-                    "appID": app_id,
-                    "appDirPath": str(ROOT / "services" / directory),
-                    "appPort": self.ports[app_id],
-                    "daprHTTPPort": free_port(),
-                    "daprGRPCPort": free_port(),
-                    "command": [sys.executable, "-m", package],
-                }
-            )
-        run_file = {
-            "version": 1,
-            "common": {"resourcesPath": str(ROOT / "components"), "env": {"WFB_MODE": "embedded"}},
-            "apps": apps,
-        }
-        path = self.root / "dapr.yaml"
-        path.write_text(yaml.safe_dump(run_file))
-        log = open(self.root / "platform.log", "wb")  # noqa: SIM115 - the process owns it
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wfb_cli.main",
-                "dev",
-                "--run-file",
-                str(path),
-                "--data-dir",
-                str(self.root / "data"),
-                "--no-colour",
-                "--ready-timeout",
-                "180",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=ROOT,
-            env={**os.environ, "WFB_LOG_LEVEL": "INFO"},
-        )
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.root / "platform.log").read_text()[-5000:])
-            if all(self._ready(app_id) for app_id in APPS):
-                return
-            time.sleep(0.5)
-        raise RuntimeError(
-            "platform not ready:\n" + (self.root / "platform.log").read_text()[-5000:]
-        )
-
-    def _ready(self, app_id: str) -> bool:
-        try:
-            return httpx.get(f"{self.url(app_id)}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
