@@ -18,6 +18,7 @@ import yaml
 from service_kit.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
 APPS = {  # app id -> (service directory, package)
     "workflow-orchestrator": ("orchestrator", "orchestrator"),
     "function-runner": ("function-runner", "function_runner"),
@@ -120,3 +121,36 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+
+
+def sign_up(admin: str, name: str) -> tuple[str, str]:
+    """Register a new user on admin-api at ``admin`` and log in: (access token, project id).
+    The first user of an install gets the default project; later ones make a company,
+    organization and project of their own."""
+    email = f"{name}-{time.time_ns()}@example.com"
+    registered = httpx.post(
+        f"{admin}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=30
+    )
+    assert registered.status_code == 201, registered.text
+    token = httpx.post(
+        f"{admin}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
+    ).json()["accessToken"]
+    project = registered.json().get("defaultProjectId")
+    if project is None:
+        auth = {"Authorization": f"Bearer {token}"}
+        company = httpx.post(
+            f"{admin}/api/v1/companies", json={"name": f"{name} co"}, headers=auth, timeout=30
+        ).json()
+        org = httpx.post(
+            f"{admin}/api/v1/companies/{company['id']}/organizations",
+            json={"name": f"{name} org"},
+            headers=auth,
+            timeout=30,
+        ).json()
+        project = httpx.post(
+            f"{admin}/api/v1/organizations/{org['id']}/projects",
+            json={"name": f"{name} project"},
+            headers=auth,
+            timeout=30,
+        ).json()["id"]
+    return token, str(project)

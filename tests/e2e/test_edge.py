@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from .platform import Platform, running_platform
+from .stack import sign_up as register
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "correct horse battery staple"
 WFB = str(Path(sys.executable).parent / "wfb")
 
 
@@ -59,37 +59,11 @@ class User:
 
 
 def sign_up(stack: Platform, name: str) -> User:
-    admin = stack.url("admin-api")
-    email = f"{name}-{time.time_ns()}@example.com"
-    registered = httpx.post(
-        f"{admin}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=30
-    )
-    assert registered.status_code == 201, registered.text
-    token = httpx.post(
-        f"{admin}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
-    ).json()["accessToken"]
-    auth = {"Authorization": f"Bearer {token}"}
-    project = registered.json().get("defaultProjectId")
-    if project is None:
-        company = httpx.post(
-            f"{admin}/api/v1/companies", json={"name": f"{name} co"}, headers=auth, timeout=30
-        ).json()
-        org = httpx.post(
-            f"{admin}/api/v1/companies/{company['id']}/organizations",
-            json={"name": f"{name} org"},
-            headers=auth,
-            timeout=30,
-        ).json()
-        project = httpx.post(
-            f"{admin}/api/v1/organizations/{org['id']}/projects",
-            json={"name": f"{name} project"},
-            headers=auth,
-            timeout=30,
-        ).json()["id"]
+    token, project = register(stack.url("admin-api"), name)
     key = httpx.post(
-        f"{admin}/api/v1/projects/{project}/api-keys",
+        f"{stack.url('admin-api')}/api/v1/projects/{project}/api-keys",
         json={"name": "cli", "role": "editor"},
-        headers=auth,
+        headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert key.status_code == 201, key.text

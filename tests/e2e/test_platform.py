@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from .stack import Stack
+from .stack import sign_up as register
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -39,34 +39,7 @@ class Tenant:
 
 
 def sign_up(stack: Stack, name: str) -> Tenant:
-    admin = stack.url("admin-api")
-    email = f"{name}-{time.time_ns()}@example.com"
-    registered = httpx.post(
-        f"{admin}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=30
-    )
-    assert registered.status_code == 201, registered.text
-    tokens = httpx.post(
-        f"{admin}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
-    ).json()
-    token = tokens["accessToken"]
-    project = registered.json().get("defaultProjectId")
-    if project is None:  # not the first user: make a company/organization/project of its own
-        headers = {"Authorization": f"Bearer {token}"}
-        company = httpx.post(
-            f"{admin}/api/v1/companies", json={"name": f"{name} co"}, headers=headers, timeout=30
-        ).json()
-        org = httpx.post(
-            f"{admin}/api/v1/companies/{company['id']}/organizations",
-            json={"name": f"{name} org"},
-            headers=headers,
-            timeout=30,
-        ).json()
-        project = httpx.post(
-            f"{admin}/api/v1/organizations/{org['id']}/projects",
-            json={"name": f"{name} project"},
-            headers=headers,
-            timeout=30,
-        ).json()["id"]
+    token, project = register(stack.url("admin-api"), name)
     return Tenant(token=token, project=project)
 
 

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from .stack import Stack
+from .stack import sign_up as register
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery staple"
 INTERVAL = 4
 GRACE = 3
 ADMIN_ENV = {
@@ -104,25 +104,8 @@ class Flow:
 
 
 def sign_up(stack: Stack, name: str) -> Owner:
-    admin = stack.url("admin-api")
-    email = f"{name}-{time.time_ns()}@example.com"
-    registered = httpx.post(
-        f"{admin}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=30
-    )
-    assert registered.status_code == 201, registered.text
-    token = httpx.post(
-        f"{admin}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
-    ).json()["accessToken"]
-    owner = Owner(stack, token, registered.json().get("defaultProjectId") or "")
-    if not owner.project:
-        company = owner.admin("POST", "/api/v1/companies", json={"name": f"{name} co"}).json()
-        org = owner.admin(
-            "POST", f"/api/v1/companies/{company['id']}/organizations", json={"name": "org"}
-        ).json()
-        owner.project = owner.admin(
-            "POST", f"/api/v1/organizations/{org['id']}/projects", json={"name": "project"}
-        ).json()["id"]
-    return owner
+    token, project = register(stack.url("admin-api"), name)
+    return Owner(stack, token, project)
 
 
 def definition(trigger: dict[str, Any], marker: str = "v1") -> dict[str, Any]:
