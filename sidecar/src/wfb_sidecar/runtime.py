@@ -97,7 +97,11 @@ class _Server(uvicorn.Server):
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: accepted sockets inherit it, and asyncio only sets
+    # TCP_NODELAY on sockets whose proto says TCP. Without it, a response written in two
+    # parts (headers, then body) waits ~40 ms for the peer's delayed ACK (Nagle).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
