@@ -38,6 +38,9 @@ class Settings(ServiceSettings):
     max_payload_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_active_runs_per_project: int = Field(default=200, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    instant_runs: bool = True
+    """Evaluate a run whose first turn decides it with no side effect (only triggers,
+    conditions, set/transform) in the API and store it finished, without the engine."""
     worker_activity_concurrency: int = Field(default=200, ge=1)
     worker_orchestration_concurrency: int = Field(default=200, ge=1)
     worker_threads: int = Field(default=16, ge=1)

@@ -379,14 +379,7 @@ async def record_events(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
 
 async def finish_run(ctx: WorkflowActivityContext, payload: dict[str, Any]) -> None:
     task = c.FinishTask.model_validate(payload)
-    kind = "run.completed" if task.runtime_status == "COMPLETED" else "run.failed"
-    final = c.EventRecord(
-        eid=f"wf:{task.instance_id}:finish",
-        type=kind,
-        at=task.events[-1].at if task.events else _now(),
-        data={"phase": task.phase, "message": task.message, "error": task.error},
-    )
-    await ActivityEnv.get().resources().store.record(task.instance_id, [*task.events, final])
+    await ActivityEnv.get().resources().store.record(task.instance_id, task.records(_now()))
 
 
 # --- load_definition ----------------------------------------------------------------------

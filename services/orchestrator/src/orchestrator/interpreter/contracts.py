@@ -129,6 +129,17 @@ class FinishTask(_Model):
     error: str | None = None
     events: list[EventRecord] = Field(default_factory=list)
 
+    def records(self, now: str) -> list[EventRecord]:
+        """The run's last records: the workflow's pending ones, then ``run.completed`` or
+        ``run.failed`` (stamped with the last record's time, else ``now``)."""
+        final = EventRecord(
+            eid=f"wf:{self.instance_id}:finish",
+            type="run.completed" if self.runtime_status == "COMPLETED" else "run.failed",
+            at=self.events[-1].at if self.events else now,
+            data={"phase": self.phase, "message": self.message, "error": self.error},
+        )
+        return [*self.events, final]
+
 
 class LoadDefinitionTask(_Model):
     workflow_id: str = Field(alias="workflowId")

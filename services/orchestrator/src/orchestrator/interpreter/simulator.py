@@ -11,41 +11,20 @@ unit tests and the replay check of recorded histories, and needs no sidecar.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dapr.ext.workflow import DaprWorkflowContext
-from dapr.ext.workflow._durabletask import task as dt_task
-from dapr.ext.workflow._durabletask import worker as dt_worker
 from dapr.ext.workflow._durabletask.internal import helpers
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from orchestrator.interpreter.contracts import WORKFLOW_NAME
-from orchestrator.interpreter.workflow import dynamic_workflow
+from orchestrator.interpreter.inline import execute_turn, registry, turn_started
+from orchestrator.interpreter.inline import timestamp as _ts
 
 Activity = Callable[[Any], Any]
-_log = logging.getLogger("orchestrator.simulator")
-
-
-def _orchestrator(ctx: dt_task.OrchestrationContext, inp: Any) -> Any:
-    return dynamic_workflow(DaprWorkflowContext(ctx), inp)
-
-
-def _registry() -> dt_worker._Registry:
-    registry = dt_worker._Registry()  # type: ignore[no-untyped-call]
-    registry.add_named_orchestrator(WORKFLOW_NAME, _orchestrator)
-    return registry
-
-
-def _ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC).replace(tzinfo=None))
-    return stamp
 
 
 @dataclass
@@ -73,12 +52,9 @@ class SimRun:
         if self.done or not self.inbox:
             return
         self.turns += 1
-        started = helpers.new_workflow_started_event()
-        started.timestamp.CopyFrom(_ts(self.simulator.now))
-        new_events = [started, *self.inbox]
+        new_events = [turn_started(self.simulator.now), *self.inbox]
         self.inbox = []
-        executor = dt_worker._OrchestrationExecutor(self.simulator.registry, _log)
-        result = executor.execute(self.instance_id, self.history, new_events)
+        result = execute_turn(self.instance_id, self.history, new_events, self.simulator.registry)
         self.history.extend(new_events)
         if result.encoded_custom_status is not None:
             self.custom_status = json.loads(result.encoded_custom_status)
@@ -159,7 +135,7 @@ class Simulator:
     ) -> None:
         self.activities = dict(activities)
         self.now = start
-        self.registry = _registry()
+        self.registry = registry()
         self.runs: dict[str, SimRun] = {}
 
     def start(self, instance_id: str, workflow_input: Any) -> SimRun:
@@ -207,7 +183,6 @@ def replay(history: list[dict[str, Any]], instance_id: str) -> list[Any]:
     non-determinism.
     """
     events = [json_format.ParseDict(e, pb.HistoryEvent()) for e in history]
-    executor = dt_worker._OrchestrationExecutor(_registry(), _log)
     split = max(i for i, e in enumerate(events) if e.HasField("workflowStarted"))
-    result = executor.execute(instance_id, events[:split], events[split:])
+    result = execute_turn(instance_id, events[:split], events[split:], registry())
     return list(result.actions)

@@ -52,6 +52,8 @@ class Run(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    result: Mapped[Any] = mapped_column(Json, nullable=True)
+    """The workflow's result, stored for instant runs (the engine never holds them)."""
 
     __table_args__ = (Index("ix_runs_project_created", "project_id", "created_at"),)
 

@@ -181,7 +181,12 @@ class RecordStore:
         replay_of: str | None = None,
         rerun_of: str | None = None,
         rerun_from: str | None = None,
+        finished: Sequence[EventRecord] = (),
+        result: Any = None,
     ) -> None:
+        """Insert the run's row and its ``run.scheduled`` event. An instant run also
+        passes its whole record (``finished``) and ``result``: one transaction, so the run
+        exists either finished or not at all."""
         now = utcnow()
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -203,6 +208,7 @@ class RecordStore:
                     created_at=now,
                     updated_at=now,
                     event_seq=1,
+                    result=result,
                 )
             )
             if labels:
@@ -225,6 +231,8 @@ class RecordStore:
                     data={"workflowId": workflow_id, "labels": labels},
                 )
             )
+            if finished:
+                await self._append(conn, instance_id, finished)
         self._notify(instance_id)
 
     async def delete_run(self, instance_id: str) -> None:

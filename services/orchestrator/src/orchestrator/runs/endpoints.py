@@ -85,14 +85,15 @@ async def start_workflow(
 ) -> Any:
     await _check_size(request)
     service = _service(request)
-    started, replayed = await service.start(
+    started, replayed, finished = await service.start(
         principal, body, idempotency_key=idempotency_key, trace_parent=_trace_parent()
     )
     headers = {"Location": f"/api/v2/workflows/{started.instance_id}/status"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     if wait:
-        finished = await service.wait_for_completion(principal, started.instance_id, wait)
+        if finished is None:
+            finished = await service.wait_for_completion(principal, started.instance_id, wait)
         if finished is not None:
             return JSONResponse(
                 finished.model_dump(mode="json", by_alias=True), status_code=200, headers=headers

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import jsonschema
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orchestrator.auth import Action, Authenticator, Principal
 from orchestrator.interpreter import contracts as c
+from orchestrator.interpreter.inline import InstantRun, may_run_instantly, run_instantly
 from orchestrator.records.models import IdempotencyKey, Run, RunLabel, RunNode, RunSecret
 from orchestrator.records.store import TERMINAL_STATUSES, RecordStore, redact, utcnow
 from orchestrator.runs import schemas as s
@@ -75,6 +76,14 @@ def _digest(document: dict[str, Any]) -> str:
 @functools.lru_cache(maxsize=256)
 def _schema_validator(schema_json: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
+class Started(NamedTuple):
+    response: s.StartResponse
+    replayed: bool
+    """An earlier start with the same Idempotency-Key and body."""
+    finished: s.StatusResponse | None = None
+    """The final status of an instant run (it is over before the start answers)."""
 
 
 class RunService:
@@ -190,8 +199,8 @@ class RunService:
         rerun_from: str | None = None,
         reuse: dict[str, c.ReusedNode] | None = None,
         labels: dict[str, str] | None = None,
-    ) -> tuple[s.StartResponse, bool]:
-        """Start a run; returns the response and whether it was an idempotent replay."""
+    ) -> Started:
+        """Start a run (or, with a used Idempotency-Key, find the one it started)."""
         definition = self.check_definition(request.definition)
         self.check_trigger_data(definition, request.trigger_data)
         labels = labels if labels is not None else self.resolve_labels(principal, request.labels)
@@ -208,10 +217,10 @@ class RunService:
                 definition.id,
             )
             if existing is not None:
-                return existing, True
+                return Started(existing, True)
         try:
             await self.check_quota(labels)
-            await self._create_and_schedule(
+            finished = await self._create_and_schedule(
                 instance_id,
                 definition,
                 request,
@@ -226,7 +235,9 @@ class RunService:
             if idempotency_key is not None:
                 await self._release_idempotency(scope, idempotency_key)
             raise
-        return s.StartResponse(instance_id=instance_id, workflow_id=definition.id), False
+        return Started(
+            s.StartResponse(instance_id=instance_id, workflow_id=definition.id), False, finished
+        )
 
     async def _create_and_schedule(
         self,
@@ -235,20 +246,9 @@ class RunService:
         request: s.StartRequest,
         labels: dict[str, str],
         **extra: Any,
-    ) -> None:
-        await self.store.create_run(
-            instance_id=instance_id,
-            workflow_id=definition.id,
-            name=definition.name,
-            definition=request.definition,
-            trigger_data=request.trigger_data,
-            labels=labels,
-            replay_of=extra["replay_of"],
-            rerun_of=extra["rerun_of"],
-            rerun_from=extra["rerun_from"],
-        )
-        if request.integrations:
-            await self._seal_integrations(instance_id, request.integrations)
+    ) -> s.StatusResponse | None:
+        """Record the run and hand it to the engine; an instant run is evaluated and
+        recorded finished instead (and its final status returned)."""
         options = c.RunOptions(
             max_concurrency=(
                 request.options.max_concurrency
@@ -264,6 +264,27 @@ class RunService:
             trace_parent=extra["trace_parent"],
             reuse=extra["reuse"],
         )
+        instant: InstantRun | None = None
+        now = utcnow()
+        if self.settings.instant_runs and may_run_instantly(definition):
+            instant = run_instantly(instance_id, run_input.dump(), now)
+        await self.store.create_run(
+            instance_id=instance_id,
+            workflow_id=definition.id,
+            name=definition.name,
+            definition=request.definition,
+            trigger_data=request.trigger_data,
+            labels=labels,
+            replay_of=extra["replay_of"],
+            rerun_of=extra["rerun_of"],
+            rerun_from=extra["rerun_from"],
+            finished=instant.finish.records(now.isoformat()) if instant else (),
+            result=instant.result.result if instant and instant.result else None,
+        )
+        if request.integrations:
+            await self._seal_integrations(instance_id, request.integrations)
+        if instant is not None:
+            return await self._instant_status(instance_id, definition, labels, instant, now)
         try:
             await self.client.schedule_new_workflow(
                 c.WORKFLOW_NAME, input=run_input.dump(), instance_id=instance_id
@@ -271,6 +292,35 @@ class RunService:
         except Exception as exc:
             await self.store.delete_run(instance_id)
             raise ServiceUnavailable(f"the workflow engine did not accept the run: {exc}") from None
+        return None
+
+    async def _instant_status(
+        self,
+        instance_id: str,
+        definition: WorkflowDefinition,
+        labels: dict[str, str],
+        instant: InstantRun,
+        now: datetime,
+    ) -> s.StatusResponse:
+        """What the status of the just-recorded instant run says (without reading it back)."""
+        finish = instant.finish
+        result = instant.result
+        return s.StatusResponse(
+            instance_id=instance_id,
+            workflow_id=definition.id,
+            runtime_status=instant.runtime_status,
+            phase=finish.phase,
+            progress=100,
+            message=finish.message,
+            # As for any run: the workflow's outputs, or the recorded ones when it failed.
+            outputs=redact(result.outputs if result else await self._recorded_outputs(instance_id)),
+            result=redact(result.result) if result else None,
+            error=instant.failure if instant.runtime_status == "FAILED" else None,
+            started_at=now,
+            completed_at=now,
+            labels=labels,
+            parent_instance_id=None,
+        )
 
     async def _seal_integrations(self, instance_id: str, integrations: dict[str, Any]) -> None:
         nonce, ciphertext = self.secrets.seal(instance_id, integrations)
@@ -360,6 +410,10 @@ class RunService:
         """The run's status once it finished, or ``None`` if it is still going after
         ``seconds`` (a long poll on the workflow engine, not a polling loop)."""
         run = await self.get_run(principal, instance_id)
+        if run.runtime_status in TERMINAL_STATUSES:
+            state = await self.workflow_state(instance_id)
+            if state is None:  # an instant run, or purged from the engine
+                return await self._status_from_records(run)
         try:
             async with asyncio.timeout(seconds):  # keeps a cancellation (gh-86296)
                 state = await self.client.wait_for_workflow_completion(
@@ -431,6 +485,7 @@ class RunService:
             progress=run.progress,
             message=run.message,
             outputs=redact(await self._recorded_outputs(run.instance_id)),
+            result=redact(run.result),
             error=run.error,
             started_at=run.started_at or run.created_at,
             completed_at=run.completed_at,
@@ -484,6 +539,8 @@ class RunService:
     ) -> tuple[Run, WorkflowState]:
         run = await self.get_run(principal, instance_id, action)
         state = await self.workflow_state(instance_id)
+        if state is None and run.runtime_status in TERMINAL_STATUSES:
+            raise Conflict(f"run {instance_id!r} already finished ({run.runtime_status})")
         if state is None:
             raise Conflict(f"run {instance_id!r} is no longer known to the workflow engine")
         if state.runtime_status.name in TERMINAL_STATUSES:
@@ -825,9 +882,10 @@ class RunService:
             definition=run.definition or {},
             trigger_data=run.trigger_data,
             labels=dict(run.labels or {}),
+            integrations=await self._integrations_of(instance_id),
         )
         labels = {**dict(run.labels or {}), "rerunOf": instance_id}
-        started, _ = await self.start(
+        started, _, _ = await self.start(
             principal,
             request_body,
             trace_parent=trace_parent,
@@ -836,7 +894,6 @@ class RunService:
             reuse=reuse,
             labels=labels,
         )
-        await self._copy_secrets(instance_id, started.instance_id)
         return s.DerivedRunResponse(
             instance_id=started.instance_id,
             workflow_id=started.workflow_id,
@@ -855,26 +912,30 @@ class RunService:
         run = await self.get_run(principal, instance_id, "run")
         trigger = request.trigger_data if has_trigger else run.trigger_data
         request_body = s.StartRequest(
-            definition=run.definition or {}, trigger_data=trigger, labels=dict(run.labels or {})
+            definition=run.definition or {},
+            trigger_data=trigger,
+            labels=dict(run.labels or {}),
+            integrations=await self._integrations_of(instance_id),
         )
         labels = {**dict(run.labels or {}), "replayOf": instance_id}
-        started, _ = await self.start(
+        started, _, _ = await self.start(
             principal, request_body, trace_parent=trace_parent, replay_of=instance_id, labels=labels
         )
-        await self._copy_secrets(instance_id, started.instance_id)
         return s.DerivedRunResponse(
             instance_id=started.instance_id,
             workflow_id=started.workflow_id,
             source_instance_id=instance_id,
         )
 
-    async def _copy_secrets(self, source: str, target: str) -> None:
+    async def _integrations_of(self, instance_id: str) -> dict[str, Any] | None:
+        """The credentials a run was started with, for a rerun or replay of it (sealed for
+        the new run before it is scheduled, so its first action already finds them)."""
         async with self.sessions() as session:
-            secret = await session.get(RunSecret, source)
-        if secret is not None:
-            await self._seal_integrations(
-                target, self.secrets.open(source, secret.nonce, secret.ciphertext)
-            )
+            secret = await session.get(RunSecret, instance_id)
+        if secret is None:
+            return None
+        value = self.secrets.open(instance_id, secret.nonce, secret.ciphertext)
+        return value if isinstance(value, dict) and value else None
 
     # --- diff -----------------------------------------------------------------------------
 
