@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orchestrator.interpreter.contracts import EventRecord
-from orchestrator.records.models import ExecutionEvent, Run, RunNode
-from orchestrator.records.store import Notifier, RecordStore, sanitize
+from orchestrator.records.models import ExecutionEvent, Run, RunNode, RunSecret
+from orchestrator.records.store import Notifier, RecordStore, SealedSecret, sanitize
 
 pytestmark = pytest.mark.integration
 
@@ -168,14 +168,93 @@ class TestProjection:
             run = await session.get(Run, "r1")
         assert run is not None and run.runtime_status == "TERMINATED" and run.phase == "cancelled"
 
-    async def test_activity_results_are_remembered(self, sessions: Any, engine: Any) -> None:
+    async def test_a_finished_execution_is_not_begun_again(
+        self, sessions: Any, engine: Any
+    ) -> None:
         store = RecordStore(engine)
         await make_run(store)
-        assert await store.activity_result("r1", "k") == (False, None)
+        first = await store.begin_action("r1", "k", ev("k:started", "node.started", "a"))
+        assert (first.attempt, first.done) == (1, False)
         await store.record_with_result(
-            "r1", [ev("c", "node.completed", "a", output=1)], "k", {"success": True}
+            "r1", [ev("k:completed", "node.completed", "a", output=1)], "k", {"success": True}
         )
-        assert await store.activity_result("r1", "k") == (True, {"success": True})
+        before = await events(sessions)
+        again = await store.begin_action("r1", "k", ev("k:started", "node.started", "a"))
+        assert again.done and again.result == {"success": True}
+        assert await events(sessions) == before
+
+    async def test_credentials_are_found_up_the_parent_chain(
+        self, sessions: Any, engine: Any
+    ) -> None:
+        store = RecordStore(engine)
+        await make_run(store, "root")
+        for child, parent in (("child", "root"), ("grandchild", "child")):
+            await store.create_run(
+                instance_id=child,
+                workflow_id="wf",
+                name="WF",
+                definition={},
+                trigger_data=None,
+                labels={"parentInstanceId": parent},
+            )
+        async with sessions() as session, session.begin():
+            session.add(RunSecret(instance_id="root", key_id="k1", nonce=b"n", ciphertext=b"c"))
+        found = await store.begin_action(
+            "grandchild", "g", ev("g:started", "node.started", "a"), secrets=True
+        )
+        assert found.sealed == SealedSecret("root", b"n", b"c")
+        await make_run(store, "alone")
+        none = await store.begin_action(
+            "alone", "x", ev("x:started", "node.started", "a"), secrets=True
+        )
+        assert none.sealed is None
+
+    async def test_a_run_created_finished_reads_like_one_recorded_step_by_step(
+        self, sessions: Any, engine: Any
+    ) -> None:
+        store = RecordStore(engine)
+        steps = [
+            ev("s", "run.started"),
+            ev("n1", "node.started", "a", input={"token": "t"}, label="A", nodeType="action"),
+            ev("n2", "node.completed", "a", output={"v": 1}),
+            ev("n3", "node.skipped", "b", reason="branch not taken"),
+            ev("f", "run.completed", phase="completed"),
+        ]
+        await make_run(store, "stepwise")
+        await store.record("stepwise", steps)
+        await store.create_run(
+            instance_id="at-once",
+            workflow_id="wf",
+            name="WF",
+            definition={"id": "wf", "nodes": []},
+            trigger_data={"password": "p", "x": 1},
+            labels={"projectId": "p1", "workflowId": "w1"},
+            finished=steps,
+            result={"v": 1},
+        )
+        assert await events(sessions, "at-once") == await events(sessions, "stepwise")
+        fields = ("node_key", "status", "attempts", "input", "output", "detail", "label")
+        async with sessions() as session:
+            runs = {r.instance_id: r for r in (await session.execute(select(Run))).scalars()}
+            nodes = {
+                iid: [
+                    tuple(getattr(n, f) for f in fields)
+                    for n in (
+                        await session.execute(
+                            select(RunNode)
+                            .where(RunNode.instance_id == iid)
+                            .order_by(RunNode.node_key)
+                        )
+                    ).scalars()
+                ]
+                for iid in ("stepwise", "at-once")
+            }
+        assert nodes["at-once"] == nodes["stepwise"]
+        assert nodes["at-once"][0][3] == {"token": "[redacted]"}
+        for field in ("runtime_status", "phase", "progress", "event_seq", "project_id"):
+            assert getattr(runs["at-once"], field) == getattr(runs["stepwise"], field)
+        assert runs["at-once"].runtime_status == "COMPLETED"
+        assert runs["at-once"].result == {"v": 1} and runs["stepwise"].result is None
 
     async def test_delete_run_removes_everything(self, sessions: Any, engine: Any) -> None:
         store = RecordStore(engine)

@@ -21,11 +21,9 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from sqlalchemy import select
 
 from orchestrator.interpreter import contracts as c
-from orchestrator.records.models import Run, RunSecret
-from orchestrator.records.store import Notifier, RecordStore
+from orchestrator.records.store import Notifier, RecordStore, SealedSecret
 from orchestrator.secrets_box import SecretsBox
 from orchestrator.settings import Settings
 from service_kit.db import create_engine
@@ -134,22 +132,12 @@ def _parent_context(trace_parent: str | None) -> otel_context.Context | None:
     return TraceContextTextMapPropagator().extract({"traceparent": trace_parent})
 
 
-async def _integrations(res: _LoopResources, env: ActivityEnv, instance_id: str) -> dict[str, Any]:
-    """Credentials passed with the run, looked up through parents (sub-workflows)."""
-    current: str | None = instance_id
-    async with res.store.sessions() as session:
-        for _ in range(8):
-            if current is None:
-                break
-            secret = await session.get(RunSecret, current)
-            if secret is not None:
-                value = env.secrets.open(current, secret.nonce, secret.ciphertext)
-                return value if isinstance(value, dict) else {}
-            parent = await session.execute(
-                select(Run.parent_instance_id).where(Run.instance_id == current)
-            )
-            current = parent.scalar_one_or_none()
-    return {}
+def _open(env: ActivityEnv, sealed: SealedSecret | None) -> dict[str, Any]:
+    """Credentials passed with the run (or with the run a sub-workflow belongs to)."""
+    if sealed is None:
+        return {}
+    value = env.secrets.open(sealed.instance_id, sealed.nonce, sealed.ciphertext)
+    return value if isinstance(value, dict) else {}
 
 
 # --- execute_action -----------------------------------------------------------------------
@@ -160,9 +148,6 @@ async def execute_action(ctx: WorkflowActivityContext, payload: dict[str, Any]) 
     env = ActivityEnv.get()
     res = env.resources()
     key = _execution_key(ctx)
-    done, previous = await res.store.activity_result(task.instance_id, key)
-    if done:
-        return dict(previous)
     token = otel_context.attach(ctx_) if (ctx_ := _parent_context(task.trace_parent)) else None
     try:
         with (
@@ -200,10 +185,16 @@ async def _run_action(
             **({"compensationOf": task.compensation_of} if task.compensation_of else {}),
         },
     )
-    attempt = await res.store.begin_attempt(task.instance_id, started, task.records)
+    begun_action = await res.store.begin_action(
+        task.instance_id, key, started, task.records, secrets=True
+    )
+    if begun_action.done:  # a redelivery of an execution that already finished
+        return dict(begun_action.result)
+    attempt = begun_action.attempt
+    integrations = _open(env, begun_action.sealed)
     begun = time.perf_counter()
     try:
-        result = await _call_function_runner(env, res, task, attempt)
+        result = await _call_function_runner(env, res, task, attempt, integrations)
     except RetryableActionError as exc:
         return await _attempt_failed(res, task, key, attempt, str(exc), retryable=True)
     except NonRetryableError as exc:
@@ -255,7 +246,11 @@ async def _attempt_failed(
 
 
 async def _call_function_runner(
-    env: ActivityEnv, res: _LoopResources, task: c.ActionTask, attempt: int
+    env: ActivityEnv,
+    res: _LoopResources,
+    task: c.ActionTask,
+    attempt: int,
+    integrations: dict[str, Any],
 ) -> dict[str, Any]:
     settings = env.settings
     timeout = task.timeout_seconds or settings.default_action_timeout_seconds
@@ -267,7 +262,7 @@ async def _call_function_runner(
         "node_name": task.node_name,
         "input": task.input,
         "node_outputs": task.node_outputs,
-        "integrations": await _integrations(res, env, task.instance_id),
+        "integrations": integrations,
         "attempt": attempt,
         "timeout_seconds": timeout,
         "idempotency_key": f"{task.instance_id}:{task.node_key}:{attempt}",
@@ -332,11 +327,9 @@ async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
     env = ActivityEnv.get()
     res = env.resources()
     key = _execution_key(ctx)
-    done, previous = await res.store.activity_result(task.instance_id, key)
-    if done:
-        return dict(previous)
-    await res.store.begin_attempt(
+    begun = await res.store.begin_action(
         task.instance_id,
+        key,
         _event(
             key,
             "node.started",
@@ -345,6 +338,8 @@ async def publish_event(ctx: WorkflowActivityContext, payload: dict[str, Any]) -
             **{"input": {"topic": task.topic, "data": task.data}, "nodeType": "publish-event"},
         ),
     )
+    if begun.done:
+        return dict(begun.result)
     params = {f"metadata.{k}": v for k, v in task.metadata.items()}
     headers = _trace_headers(task.trace_parent)
     url = f"/v1.0/publish/{task.pubsub_name}/{task.topic}"

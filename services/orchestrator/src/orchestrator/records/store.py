@@ -12,8 +12,9 @@ import asyncio
 import copy
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -22,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.interpreter.contracts import EventRecord
-from orchestrator.records.models import ActivityResult, ExecutionEvent, Run, RunLabel, RunNode
+from orchestrator.records.models import (
+    ActivityResult,
+    ExecutionEvent,
+    Run,
+    RunLabel,
+    RunNode,
+    RunSecret,
+)
 from service_kit.db import session_factory
 
 OUTPUT_CAP_BYTES = 64 * 1024
@@ -102,6 +110,14 @@ class Notifier:
             wake()
 
 
+def _one_of(column: Any, values: Collection[str]) -> Any:
+    """``column IN (...)``, or ``=`` for one value: an expanding IN is re-rendered on every
+    execution, and most batches name one event or one node."""
+    if len(values) == 1:
+        return column == next(iter(values))
+    return column.in_(values)
+
+
 def _insert(conn: AsyncConnection, model: type[Any]) -> Any:
     dialect = conn.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
@@ -112,6 +128,7 @@ _NODES = cast(Table, RunNode.__table__)
 _EVENTS = cast(Table, ExecutionEvent.__table__)
 _LABELS = cast(Table, RunLabel.__table__)
 _RESULTS = cast(Table, ActivityResult.__table__)
+_SECRETS = cast(Table, RunSecret.__table__)
 _RUN_FIELDS = (
     "runtime_status",
     "phase",
@@ -139,6 +156,24 @@ _NODE_FIELDS = (
     "error",
     "detail",
 )
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """A run's encrypted credentials, and the run they were sealed for."""
+
+    instance_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class ActionStart:
+    attempt: int
+    done: bool = False
+    """An earlier delivery of this execution already finished: ``result`` is its result."""
+    result: Any = None
+    sealed: SealedSecret | None = None
 
 
 class _Batch:
@@ -262,8 +297,6 @@ class RecordStore:
         self._notify(instance_id)
 
     async def delete_run(self, instance_id: str) -> None:
-        from orchestrator.records.models import RunSecret
-
         async with self._transaction() as conn:
             for model in (ExecutionEvent, RunNode, RunLabel, ActivityResult, RunSecret):
                 table = cast(Table, model.__table__)
@@ -295,42 +328,93 @@ class RecordStore:
             await conn.execute(stmt.on_conflict_do_nothing())
         self._notify(instance_id)
 
-    async def activity_result(self, instance_id: str, execution_key: str) -> tuple[bool, Any]:
-        table = _RESULTS
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(table.c.result).where(
-                        table.c.instance_id == instance_id, table.c.execution_key == execution_key
-                    )
-                )
-            ).first()
-        return (row is not None, row[0] if row is not None else None)
-
     async def begin_attempt(
         self, instance_id: str, event: EventRecord, prelude: Sequence[EventRecord] = ()
     ) -> int:
         """Record ``prelude`` then ``node.started`` for an activity execution, atomically, and
         return its attempt number. A redelivered execution (same ``eid``) keeps the attempt
         number it had."""
+        started = await self.begin_action(instance_id, None, event, prelude)
+        return started.attempt
+
+    async def begin_action(
+        self,
+        instance_id: str,
+        execution_key: str | None,
+        event: EventRecord,
+        prelude: Sequence[EventRecord] = (),
+        *,
+        secrets: bool = False,
+    ) -> ActionStart:
+        """Everything an activity needs before its side effect, in one transaction: the
+        result of an earlier delivery of the same execution (then nothing is written),
+        else ``prelude`` and ``node.started`` recorded and the attempt number; and, with
+        ``secrets``, the run's sealed credentials (a sub-workflow's are its root's)."""
         assert event.node_key is not None
         async with self._transaction() as conn:
+            if execution_key is not None:
+                previous = (
+                    await conn.execute(
+                        select(_RESULTS.c.result).where(
+                            _RESULTS.c.instance_id == instance_id,
+                            _RESULTS.c.execution_key == execution_key,
+                        )
+                    )
+                ).first()
+                if previous is not None:
+                    return ActionStart(attempt=0, done=True, result=previous[0])
             batch = await self._lock(conn, instance_id)
             await self._load(conn, instance_id, batch, [*prelude, event])
             seen = await self._seen(conn, instance_id, [e.eid for e in (*prelude, event)])
             node = batch.nodes.get(event.node_key)
             attempts = int(node["attempts"]) if node is not None else 0
             if event.eid in seen:
+                attempt = max(attempts, 1)
                 await self._apply(
                     conn, instance_id, batch, [e for e in prelude if e.eid not in seen]
                 )
-                return max(attempts, 1)
-            event.data["attempt"] = attempts + 1
-            await self._apply(
-                conn, instance_id, batch, [e for e in (*prelude, event) if e.eid not in seen]
+            else:
+                attempt = attempts + 1
+                event.data["attempt"] = attempt
+                await self._apply(
+                    conn, instance_id, batch, [e for e in (*prelude, event) if e.eid not in seen]
+                )
+            sealed = (
+                await self._sealed(conn, instance_id, batch.run["parent_instance_id"])
+                if secrets
+                else None
             )
         self._notify(instance_id)
-        return attempts + 1
+        return ActionStart(attempt=attempt, sealed=sealed)
+
+    async def _sealed(
+        self, conn: AsyncConnection, instance_id: str, parent: str | None
+    ) -> SealedSecret | None:
+        """The run's sealed credentials, else its parent's, up the chain (``parent``: the
+        run's parent, already read with its row)."""
+        current: str | None = instance_id
+        for depth in range(8):
+            if current is None:
+                return None
+            row = (
+                await conn.execute(
+                    select(_SECRETS.c.nonce, _SECRETS.c.ciphertext).where(
+                        _SECRETS.c.instance_id == current
+                    )
+                )
+            ).first()
+            if row is not None:
+                return SealedSecret(current, bytes(row[0]), bytes(row[1]))
+            current = (
+                parent
+                if depth == 0
+                else (
+                    await conn.execute(
+                        select(_RUNS.c.parent_instance_id).where(_RUNS.c.instance_id == current)
+                    )
+                ).scalar_one_or_none()
+            )
+        return None
 
     def _notify(self, instance_id: str) -> None:
         if self.notifier is not None:
@@ -373,7 +457,7 @@ class RecordStore:
     async def _seen(self, conn: AsyncConnection, instance_id: str, eids: list[str]) -> set[str]:
         rows = await conn.execute(
             select(_EVENTS.c.eid).where(
-                _EVENTS.c.instance_id == instance_id, _EVENTS.c.eid.in_(eids)
+                _EVENTS.c.instance_id == instance_id, _one_of(_EVENTS.c.eid, eids)
             )
         )
         return set(rows.scalars())
@@ -385,7 +469,9 @@ class RecordStore:
         if not keys:
             return
         rows = await conn.execute(
-            select(_NODES).where(_NODES.c.instance_id == instance_id, _NODES.c.node_key.in_(keys))
+            select(_NODES).where(
+                _NODES.c.instance_id == instance_id, _one_of(_NODES.c.node_key, keys)
+            )
         )
         for row in rows:
             batch.nodes[row.node_key] = dict(row._mapping)
