@@ -25,7 +25,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from service_kit import sqlite_inline
 from service_kit.health import ReadinessCheck
+
+SQLITE_BUSY_TIMEOUT_S = 10.0
 
 
 def async_url(url: str) -> URL:
@@ -53,13 +56,23 @@ def sync_url(url: str) -> URL:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.close()
+
+
+def _blocking_pragmas(dbapi_connection: Any, record: Any) -> None:
+    """Connections of a thread of their own (migrations) may wait in SQLite's busy handler."""
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=int(SQLITE_BUSY_TIMEOUT_S * 1000))
+
+
+def _loop_pragmas(dbapi_connection: Any, record: Any) -> None:
+    """Connections on the event loop never do: the driver awaits and retries instead."""
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=0)
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
@@ -68,12 +81,19 @@ def _ensure_sqlite_dir(url: URL) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An async engine. SQLite gets WAL, foreign keys, and statements run on the event
+    loop (:mod:`service_kit.sqlite_inline`) rather than on a thread per connection."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(parsed)
-        engine = create_async_engine(parsed, echo=echo)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(
+            parsed,
+            echo=echo,
+            async_creator=sqlite_inline.connector(
+                parsed.database or ":memory:", busy_timeout=SQLITE_BUSY_TIMEOUT_S
+            ),
+        )
+        event.listen(engine.sync_engine, "connect", _loop_pragmas)
         return engine
     return create_async_engine(
         parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -136,7 +156,7 @@ def run_alembic_env(target_metadata: MetaData) -> None:
         raise RuntimeError("sqlalchemy.url is not set for the migration run")
     engine: Engine = create_sync_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _blocking_pragmas)
     with engine.connect() as connection:
         _configure_and_run(context, connection, target_metadata)
     engine.dispose()
