@@ -158,3 +158,20 @@ async def test_errors_and_rollback_behave_as_in_sqlite3(url: str) -> None:
         assert pragmas == ["wal", 1, 0]
     finally:
         await engine.dispose()
+
+
+async def test_isolation_level_can_be_set(url: str) -> None:
+    """SQLAlchemy sets it through aiosqlite's request queue; here it applies at once."""
+    await _make_table(url)
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("INSERT INTO t (id, v) VALUES (1, 'autocommitted')"))
+            raw = await auto.get_raw_connection()
+            assert raw.driver_connection.isolation_level is None  # type: ignore[union-attr]
+            await auto.rollback()  # nothing to roll back: the row is already committed
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT v FROM t"))).scalar_one() == "autocommitted"
+    finally:
+        await engine.dispose()
