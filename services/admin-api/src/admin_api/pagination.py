@@ -37,7 +37,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=500, description="`nextCursor` of the previous page")

@@ -56,6 +56,7 @@ async def build_runtime(app: FastAPI, settings: Settings) -> Runtime:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     return Runtime(
         settings=settings,
+        engine=app.state.engine,
         sessions=sessions,
         registry=FunctionRegistry(sessions, policy, settings.function_cache_seconds),
         builtins=load_builtins(),

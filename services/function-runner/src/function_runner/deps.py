@@ -22,12 +22,12 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -43,6 +43,7 @@ async def require_app_token(
 ) -> None:
     """When ``APP_API_TOKEN`` is configured only callers presenting it (the Dapr sidecar)
     get in."""
-    expected = _settings(request).app_api_token
+    settings: Settings = request.app.state.settings
+    expected = settings.app_api_token
     if expected and not hmac.compare_digest(dapr_api_token or "", expected):
         raise Unauthorized("missing or wrong dapr-api-token")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from function_runner.builtins.base import BuiltinFunction, OciRunner
 from function_runner.credentials.service import CredentialResolver, CredentialStore
@@ -44,6 +44,7 @@ def ssrf_policy(settings: Settings) -> SsrfPolicy:
 @dataclass
 class Runtime:
     settings: Settings
+    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     registry: FunctionRegistry
     builtins: dict[str, BuiltinFunction]

@@ -63,7 +63,7 @@ class AuditTrail:
         await self.session.commit()
 
 
-def audit_trail(session: SessionDep, client: ClientDep) -> AuditTrail:
+async def audit_trail(session: SessionDep, client: ClientDep) -> AuditTrail:
     return AuditTrail(session, client)
 
 

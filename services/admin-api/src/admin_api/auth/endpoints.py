@@ -43,7 +43,7 @@ router = APIRouter(tags=["auth"])
 PREFIX = "/api/v1/auth"
 
 
-def auth_service(
+async def auth_service(
     request: Request, session: SessionDep, settings: SettingsDep, audit: AuditDep, client: ClientDep
 ) -> AuthService:
     state = request.app.state

@@ -28,7 +28,7 @@ class BffState:
         self.refresher = Refresher(invoker, settings.admin_app_id)
 
 
-def bff_state(request: Request) -> BffState:
+async def bff_state(request: Request) -> BffState:
     state: BffState = request.app.state.bff
     return state
 

@@ -9,10 +9,11 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,6 +29,11 @@ from service_kit.logging import log_context
 from service_kit.problems import Conflict, NotFound, TooManyRequests, Unprocessable
 
 _log = logging.getLogger("function_runner.execute")
+# Core statements on the hot path of every call (an ORM session costs more than the row).
+_RESULTS = cast(Table, ExecutionResult.__table__)
+_RECORDED_RESPONSE = select(_RESULTS.c.response).where(
+    _RESULTS.c.idempotency_key == bindparam("key"), _RESULTS.c.function_slug == bindparam("slug")
+)
 _tracer = trace.get_tracer("function_runner.execute")
 
 
@@ -98,11 +104,11 @@ class ExecuteService:
     async def replay(self, request: ExecuteRequest) -> ExecuteResponse | None:
         if request.idempotency_key is None:
             return None
-        async with self.rt.sessions() as session:
-            row = await session.get(
-                ExecutionResult, (request.idempotency_key, request.function_slug)
+        async with self.rt.engine.connect() as conn:
+            recorded = await conn.scalar(
+                _RECORDED_RESPONSE, {"key": request.idempotency_key, "slug": request.function_slug}
             )
-            return ExecuteResponse.model_validate(row.response) if row is not None else None
+        return ExecuteResponse.model_validate(recorded) if recorded is not None else None
 
     async def execute(self, request: ExecuteRequest) -> tuple[ExecuteResponse, bool]:
         """The response and whether it is a replay of a recorded result."""
@@ -380,10 +386,9 @@ class ExecuteService:
             "node_id": request.node_id,
             "response": response.model_dump(mode="json"),
         }
-        async with self.rt.sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            await session.execute(insert(ExecutionResult).values(**values).on_conflict_do_nothing())
+        async with self.rt.engine.begin() as conn:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            await conn.execute(insert(_RESULTS).on_conflict_do_nothing(), values)
 
 
 def _failure_outcome(exc: FunctionError) -> Outcome:
