@@ -89,7 +89,7 @@ async def test_a_writer_waits_for_another_without_blocking_the_loop(url: str) ->
     await engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "first"), (2, "second")]
     assert waited >= 0.2  # it really waited for the first commit
-    assert ticks >= 20  # and the loop ran meanwhile (0.3 s / 5 ms = 60 ticks unblocked)
+    assert ticks >= 10  # and the loop ran meanwhile (0.3 s / 5 ms: 60 ticks if never blocked)
 
 
 async def test_the_wait_is_bounded(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,10 +153,6 @@ class Connection:
     def cursor(self) -> _CursorContext:
         return _CursorContext(Cursor(self, self._open().cursor()))
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
-        cursor = Cursor(self, self._open().cursor())
-        return await cursor.execute(sql, parameters)
-
     async def commit(self) -> None:
         await _retry_busy(self._open().commit, self.busy)
 
@@ -180,10 +176,6 @@ class Connection:
     @property
     def isolation_level(self) -> str | None:
         return self._open().isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._open().in_transaction
 
 
 def connector(database: str, *, busy_timeout: float = 10.0) -> Callable[[], Awaitable[Connection]]:
