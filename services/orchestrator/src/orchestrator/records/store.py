@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import BindParameter
 
 from orchestrator.interpreter.contracts import EventRecord
 from orchestrator.records.models import (
@@ -110,25 +111,48 @@ class Notifier:
             wake()
 
 
-def _one_of(column: Any, values: Collection[str]) -> Any:
-    """``column IN (...)``, or ``=`` for one value: an expanding IN is re-rendered on every
-    execution, and most batches name one event or one node."""
-    if len(values) == 1:
-        return column == next(iter(values))
-    return column.in_(values)
-
-
-def _insert(conn: AsyncConnection, model: type[Any]) -> Any:
-    dialect = conn.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 _RUNS = cast(Table, Run.__table__)
 _NODES = cast(Table, RunNode.__table__)
 _EVENTS = cast(Table, ExecutionEvent.__table__)
 _LABELS = cast(Table, RunLabel.__table__)
 _RESULTS = cast(Table, ActivityResult.__table__)
 _SECRETS = cast(Table, RunSecret.__table__)
+# The statements of the write path are built once: SQLAlchemy computes a cache key for
+# every new statement object it runs, which costs more than the statement itself (about
+# 180 us per ad-hoc statement against 60 for a prebuilt one, on this machine).
+_IID: BindParameter[str] = bindparam("iid")
+_PREVIOUS_RESULT = select(_RESULTS.c.result).where(
+    _RESULTS.c.instance_id == _IID, _RESULTS.c.execution_key == bindparam("key")
+)
+_SEALED = select(_SECRETS.c.nonce, _SECRETS.c.ciphertext).where(_SECRETS.c.instance_id == _IID)
+_PARENT = select(_RUNS.c.parent_instance_id).where(_RUNS.c.instance_id == _IID)
+# ``=`` for one value (most batches name one event or one node): an expanding IN is
+# rendered again on every execution.
+_SEEN_ONE = select(_EVENTS.c.eid).where(
+    _EVENTS.c.instance_id == _IID, _EVENTS.c.eid == bindparam("value")
+)
+_SEEN_MANY = select(_EVENTS.c.eid).where(
+    _EVENTS.c.instance_id == _IID, _EVENTS.c.eid.in_(bindparam("values", expanding=True))
+)
+_NODES_ONE = select(_NODES).where(
+    _NODES.c.instance_id == _IID, _NODES.c.node_key == bindparam("value")
+)
+_NODES_MANY = select(_NODES).where(
+    _NODES.c.instance_id == _IID, _NODES.c.node_key.in_(bindparam("values", expanding=True))
+)
+_INSERT_RUN = insert(_RUNS)
+_INSERT_EVENTS = insert(_EVENTS)
+_INSERT_NODES = insert(_NODES)
+_INSERT_LABELS = insert(_LABELS)
+
+
+def _one_of(one: Any, many: Any, values: Collection[str]) -> tuple[Any, dict[str, Any]]:
+    """The statement and parameters for ``values`` (the run's ``iid`` is added by callers)."""
+    if len(values) == 1:
+        return one, {"value": next(iter(values))}
+    return many, {"values": list(values)}
+
+
 _RUN_FIELDS = (
     "runtime_status",
     "phase",
@@ -156,6 +180,46 @@ _NODE_FIELDS = (
     "error",
     "detail",
 )
+_LOCK_RUN = (
+    update(_RUNS)
+    .where(_RUNS.c.instance_id == _IID)
+    .values(updated_at=bindparam("now"))
+    .returning(_RUNS.c.event_seq, *(_RUNS.c[f] for f in _RUN_FIELDS))
+)
+_UPDATE_NODES = (
+    update(_NODES)
+    .where(_NODES.c.instance_id == bindparam("b_instance"), _NODES.c.node_key == bindparam("b_key"))
+    .values({f: bindparam(f"v_{f}") for f in _NODE_FIELDS})
+)
+_DIALECT_INSERT: dict[str, Callable[[Table], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+_IDEMPOTENT_INSERTS: dict[tuple[str, str], Any] = {}
+_RUN_UPDATES: dict[frozenset[str], Any] = {}
+
+
+def _insert_once(conn: AsyncConnection, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table``, built once per dialect."""
+    key = (conn.dialect.name, table.name)
+    stmt = _IDEMPOTENT_INSERTS.get(key)
+    if stmt is None:
+        stmt = _DIALECT_INSERT[key[0]](table).on_conflict_do_nothing()
+        _IDEMPOTENT_INSERTS[key] = stmt
+    return stmt
+
+
+def _update_run(fields: frozenset[str]) -> Any:
+    """``UPDATE runs SET <fields>`` for one run, built once per set of fields."""
+    stmt = _RUN_UPDATES.get(fields)
+    if stmt is None:
+        stmt = (
+            update(_RUNS)
+            .where(_RUNS.c.instance_id == _IID)
+            .values({f: bindparam(f"v_{f}") for f in sorted(fields)})
+        )
+        _RUN_UPDATES[fields] = stmt
+    return stmt
 
 
 @dataclass(frozen=True)
@@ -280,20 +344,18 @@ class RecordStore:
         )
         self._stage(instance_id, batch, finished)
         async with self._transaction() as conn:
-            await conn.execute(insert(_RUNS).values(batch.run))
+            await conn.execute(_INSERT_RUN, batch.run)
             if labels:
                 await conn.execute(
-                    insert(_LABELS),
+                    _INSERT_LABELS,
                     [
                         {"instance_id": instance_id, "key": k, "value": str(v)}
                         for k, v in labels.items()
                     ],
                 )
-            await conn.execute(insert(_EVENTS), batch.events)
+            await conn.execute(_INSERT_EVENTS, batch.events)
             if batch.new_nodes:
-                await conn.execute(
-                    insert(_NODES), [batch.nodes[k] for k in sorted(batch.new_nodes)]
-                )
+                await conn.execute(_INSERT_NODES, [batch.nodes[k] for k in sorted(batch.new_nodes)])
         self._notify(instance_id)
 
     async def delete_run(self, instance_id: str) -> None:
@@ -319,13 +381,15 @@ class RecordStore:
         """Append events and remember an activity's result, atomically."""
         async with self._transaction() as conn:
             await self._append(conn, instance_id, events)
-            stmt = _insert(conn, ActivityResult).values(
-                instance_id=instance_id,
-                execution_key=execution_key,
-                result=result,
-                created_at=utcnow(),
+            await conn.execute(
+                _insert_once(conn, _RESULTS),
+                {
+                    "instance_id": instance_id,
+                    "execution_key": execution_key,
+                    "result": result,
+                    "created_at": utcnow(),
+                },
             )
-            await conn.execute(stmt.on_conflict_do_nothing())
         self._notify(instance_id)
 
     async def begin_attempt(
@@ -354,12 +418,7 @@ class RecordStore:
         async with self._transaction() as conn:
             if execution_key is not None:
                 previous = (
-                    await conn.execute(
-                        select(_RESULTS.c.result).where(
-                            _RESULTS.c.instance_id == instance_id,
-                            _RESULTS.c.execution_key == execution_key,
-                        )
-                    )
+                    await conn.execute(_PREVIOUS_RESULT, {"iid": instance_id, "key": execution_key})
                 ).first()
                 if previous is not None:
                     return ActionStart(attempt=0, done=True, result=previous[0])
@@ -396,23 +455,13 @@ class RecordStore:
         for depth in range(8):
             if current is None:
                 return None
-            row = (
-                await conn.execute(
-                    select(_SECRETS.c.nonce, _SECRETS.c.ciphertext).where(
-                        _SECRETS.c.instance_id == current
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_SEALED, {"iid": current})).first()
             if row is not None:
                 return SealedSecret(current, bytes(row[0]), bytes(row[1]))
             current = (
                 parent
                 if depth == 0
-                else (
-                    await conn.execute(
-                        select(_RUNS.c.parent_instance_id).where(_RUNS.c.instance_id == current)
-                    )
-                ).scalar_one_or_none()
+                else (await conn.execute(_PARENT, {"iid": current})).scalar_one_or_none()
             )
         return None
 
@@ -426,40 +475,31 @@ class RecordStore:
         """Lock the run's row (creating a minimal one for runs not started by the API) and
         read it, in one statement when the row exists."""
         now = utcnow()
-        stmt = (
-            update(_RUNS)
-            .where(_RUNS.c.instance_id == instance_id)
-            .values(updated_at=now)
-            .returning(_RUNS.c.event_seq, *(_RUNS.c[f] for f in _RUN_FIELDS))
-        )
-        row = (await conn.execute(stmt)).first()
+        params = {"iid": instance_id, "now": now}
+        row = (await conn.execute(_LOCK_RUN, params)).first()
         if row is None:
             await conn.execute(
-                _insert(conn, Run)
-                .values(
-                    instance_id=instance_id,
-                    workflow_id="",
-                    name="",
-                    labels={},
-                    runtime_status="PENDING",
-                    phase="pending",
-                    progress=0,
-                    created_at=now,
-                    updated_at=now,
-                    event_seq=0,
-                )
-                .on_conflict_do_nothing()
+                _insert_once(conn, _RUNS),
+                {
+                    "instance_id": instance_id,
+                    "workflow_id": "",
+                    "name": "",
+                    "labels": {},
+                    "runtime_status": "PENDING",
+                    "phase": "pending",
+                    "progress": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "event_seq": 0,
+                },
             )
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(_LOCK_RUN, params)).first()
         assert row is not None
         return _Batch(dict(row._mapping))
 
     async def _seen(self, conn: AsyncConnection, instance_id: str, eids: list[str]) -> set[str]:
-        rows = await conn.execute(
-            select(_EVENTS.c.eid).where(
-                _EVENTS.c.instance_id == instance_id, _one_of(_EVENTS.c.eid, eids)
-            )
-        )
+        stmt, params = _one_of(_SEEN_ONE, _SEEN_MANY, eids)
+        rows = await conn.execute(stmt, {"iid": instance_id, **params})
         return set(rows.scalars())
 
     async def _load(
@@ -468,11 +508,8 @@ class RecordStore:
         keys = {e.node_key for e in events if e.node_key} - set(batch.nodes)
         if not keys:
             return
-        rows = await conn.execute(
-            select(_NODES).where(
-                _NODES.c.instance_id == instance_id, _one_of(_NODES.c.node_key, keys)
-            )
-        )
+        stmt, params = _one_of(_NODES_ONE, _NODES_MANY, keys)
+        rows = await conn.execute(stmt, {"iid": instance_id, **params})
         for row in rows:
             batch.nodes[row.node_key] = dict(row._mapping)
 
@@ -523,22 +560,14 @@ class RecordStore:
 
     async def _write(self, conn: AsyncConnection, instance_id: str, batch: _Batch) -> None:
         """Write what ``_stage`` put in the batch (the run's row already exists)."""
-        await conn.execute(insert(_EVENTS), batch.events)
+        await conn.execute(_INSERT_EVENTS, batch.events)
         batch.events = []
         if batch.new_nodes:
-            await conn.execute(insert(_NODES), [batch.nodes[k] for k in sorted(batch.new_nodes)])
+            await conn.execute(_INSERT_NODES, [batch.nodes[k] for k in sorted(batch.new_nodes)])
         existing = batch.changed_nodes - batch.new_nodes
         if existing:
-            stmt = (
-                update(_NODES)
-                .where(
-                    _NODES.c.instance_id == bindparam("b_instance"),
-                    _NODES.c.node_key == bindparam("b_key"),
-                )
-                .values({f: bindparam(f"v_{f}") for f in _NODE_FIELDS})
-            )
             await conn.execute(
-                stmt,
+                _UPDATE_NODES,
                 [
                     {
                         "b_instance": instance_id,
@@ -552,21 +581,17 @@ class RecordStore:
         batch.changed_nodes.clear()
         if batch.labels:
             await conn.execute(
-                _insert(conn, RunLabel)
-                .values(
-                    [
-                        {"instance_id": instance_id, "key": k, "value": v}
-                        for k, v in batch.labels.items()
-                    ]
-                )
-                .on_conflict_do_nothing()
+                _insert_once(conn, _LABELS),
+                [
+                    {"instance_id": instance_id, "key": k, "value": v}
+                    for k, v in batch.labels.items()
+                ],
             )
             batch.labels = None
         if batch.run_changed:
             await conn.execute(
-                update(_RUNS)
-                .where(_RUNS.c.instance_id == instance_id)
-                .values({f: batch.run[f] for f in batch.run_changed})
+                _update_run(frozenset(batch.run_changed)),
+                {"iid": instance_id, **{f"v_{f}": batch.run[f] for f in batch.run_changed}},
             )
             batch.run_changed.clear()
 
