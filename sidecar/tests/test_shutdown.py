@@ -133,7 +133,7 @@ async def test_sidecar_stop_goes_on_past_a_part_that_hangs(
         assert "sidecar stopped, but not cleanly: jobs scheduler did not stop" in caplog.text
         with pytest.raises(RuntimeError):  # the parts after it were stopped
             await sidecar.broker.store.groups()
-        assert sidecar.invoker.client.is_closed
+        assert sidecar.invoker.closed
     finally:
         released.set()
         await real_stop()

@@ -94,18 +94,18 @@ class InvocationRpcs(_Base):
             self.app.app_id, request.id, verb, message.method, query, headers, message.data.value
         )
         try:
-            body = await response.aread()
+            body = await response.read()
         finally:
-            await response.aclose()
-        if not 200 <= response.status_code < 300:
-            code = HTTP_TO_GRPC.get(response.status_code, grpc.StatusCode.UNKNOWN)
+            await response.close()
+        if not 200 <= response.status < 300:
+            code = HTTP_TO_GRPC.get(response.status, grpc.StatusCode.UNKNOWN)
             detail = body.decode("utf-8", "replace")[:1000]
-            await context.abort(code, f"the app answered {response.status_code}: {detail}")
+            await context.abort(code, f"the app answered {response.status}: {detail}")
         await context.send_initial_metadata(
-            [(k.lower(), v) for k, v in response.headers.items() if k.isascii() and v.isascii()]
+            [(k.lower(), v) for k, v in response.headers if k.isascii() and v.isascii()]
         )
         return common_v1.InvokeResponse(
-            data=GrpcAny(value=body), content_type=response.headers.get("content-type", "")
+            data=GrpcAny(value=body), content_type=response.header("content-type") or ""
         )
 
 

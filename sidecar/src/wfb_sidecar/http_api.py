@@ -22,7 +22,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wfb_sidecar import errors
-from wfb_sidecar.invocation import response_headers
 from wfb_sidecar.jobs.model import JobSpec, check_name, job_json, json_to_data, parse_policy_json
 from wfb_sidecar.jobs.model import invalid as invalid_job
 from wfb_sidecar.jobs.model import scheduler_error as job_error
@@ -205,17 +204,25 @@ class Api:
             body,
         )
 
-        async def relay() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in upstream.aiter_raw():
-                    yield chunk
-            finally:  # also when the caller goes away mid-stream
-                await upstream.aclose()
+        size = upstream.content_length
+        response: Response
+        if (size is not None and size <= BUFFER_LIMIT) or request.method == "HEAD":
+            try:  # a small answer goes back in one piece, without a streaming task
+                response = Response(await upstream.read(), status_code=upstream.status)
+            finally:
+                await upstream.close()
+        else:
 
-        response = StreamingResponse(relay(), status_code=upstream.status_code)
+            async def relay() -> AsyncIterator[bytes]:
+                try:
+                    async for chunk in upstream.chunks():
+                        yield chunk
+                finally:  # also when the caller goes away mid-stream
+                    await upstream.close()
+
+            response = StreamingResponse(relay(), status_code=upstream.status)
         response.raw_headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in response_headers(upstream.headers)
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers
         ]
         return response
 

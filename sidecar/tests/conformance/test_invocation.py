@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -156,6 +157,23 @@ class TestPassThrough:
             TRACEPARENT,
             "vendor=1",
         )
+
+    def test_raw_paths_compressed_answers_and_absent_headers_pass_unchanged(
+        self, platform: Platform
+    ) -> None:
+        zipped = gzip.compress(b"hello " * 200)
+        seen: list[tuple[bytes, str | None]] = []
+
+        async def answer(request: Request) -> Response:
+            seen.append((request.scope["raw_path"], request.headers.get("content-type")))
+            return Response(zipped, headers={"content-encoding": "gzip"}, media_type="text/plain")
+
+        platform.apps["target"].raw_handlers["/files/a/b c"] = answer
+        url = f"{platform.sidecar.url('caller')}/v1.0/invoke/target/method/files/a%2Fb%20c"
+        status, headers, body = plain_request("POST", url, b"raw bytes")
+        assert (status, headers["content-encoding"], body) == (200, "gzip", zipped)
+        assert headers["content-length"] == str(len(zipped))
+        assert seen == [(b"/files/a%2Fb%20c", None)]
 
     def test_the_sdk_sees_an_app_error_status(self, platform: Platform) -> None:
         platform.apps["target"].handlers["/missing"] = lambda r: JSONResponse(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +37,13 @@ class FakeSidecar:
         self.headers: list[dict[str, str]] = []
         self.replies: list[tuple[int, Any]] = []
         self.published: list[tuple[str, Any, dict[str, str]]] = []
+        self.delay = 0.0
         app = FastAPI()
 
         @app.post("/v1.0/invoke/function-runner/method/execute")
         async def execute(request: Request) -> Response:
             self.requests.append(await request.json())
+            await asyncio.sleep(self.delay)
             self.headers.append(dict(request.headers))
             status, body = (
                 self.replies.pop(0)
@@ -257,6 +261,31 @@ class TestExecuteAction:
         env._by_loop.clear()
         with pytest.raises(act.RetryableActionError, match="unreachable"):
             await act.execute_action(context(), action())
+
+
+class TestSidecarClient:
+    async def test_a_slow_answer_times_out(self, env: Any, sidecar: FakeSidecar) -> None:
+        sidecar.delay = 1
+        with pytest.raises(TimeoutError):
+            await env.resources().http.call(
+                "POST", "/v1.0/invoke/function-runner/method/execute", json_body={}, timeout_s=0.2
+            )
+
+    async def test_json_body_is_compact_and_refuses_nan(
+        self, env: Any, sidecar: FakeSidecar
+    ) -> None:
+        reply = await env.resources().http.call(
+            "POST",
+            "/v1.0/invoke/function-runner/method/execute",
+            json_body={"a": [1, "é"]},
+            timeout_s=5,
+        )
+        assert reply.status == 200 and reply.json()["success"] is True
+        assert sidecar.requests == [{"a": [1, "é"]}]
+        assert sidecar.headers[0]["content-type"] == "application/json"
+        with pytest.raises(ValueError, match="Out of range float"):
+            await env.resources().http.call("POST", "/x", json_body={"a": math.nan}, timeout_s=5)
+        assert len(sidecar.requests) == 1
 
 
 class TestPublishAndRecords:
