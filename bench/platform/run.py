@@ -23,12 +23,10 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,16 +35,11 @@ import aiohttp
 import httpx
 import yaml
 
+from service_kit.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(values: list[float], q: float) -> float:
