@@ -288,6 +288,32 @@ class TestSidecarClient:
         assert len(sidecar.requests) == 1
 
 
+class TestClose:
+    async def test_a_stopped_loops_connections_are_closed_on_that_loop(
+        self, env: Any, sidecar: FakeSidecar
+    ) -> None:
+        """The workflow worker's loop has stopped by the time the app closes the
+        activities' resources: its connections are closed too, not left to the GC."""
+        worker_loop = asyncio.new_event_loop()
+
+        async def work() -> Any:
+            res = env.resources()
+            await res.http.call(
+                "POST", "/v1.0/invoke/function-runner/method/execute", json_body={}, timeout_s=5
+            )
+            return res
+
+        try:
+            theirs = await asyncio.to_thread(worker_loop.run_until_complete, work())
+            mine = env.resources()
+            assert theirs is not mine
+            await env.close()
+            assert theirs.http._session.closed and mine.http._session.closed
+            assert env.resources() is not mine  # a later use starts afresh
+        finally:
+            worker_loop.close()
+
+
 class TestPublishAndRecords:
     async def test_publish_event(self, env: Any, sidecar: FakeSidecar) -> None:
         task = {

@@ -122,7 +122,7 @@ class ActivityEnv:
         self.settings = settings
         self.secrets = secrets
         self.notifier = notifier
-        self._by_loop: dict[int, _LoopResources] = {}
+        self._by_loop: dict[int, tuple[asyncio.AbstractEventLoop, _LoopResources]] = {}
 
     @classmethod
     def install(cls, env: ActivityEnv) -> None:
@@ -135,8 +135,8 @@ class ActivityEnv:
         return cls._current
 
     def resources(self) -> _LoopResources:
-        loop_id = id(asyncio.get_running_loop())
-        found = self._by_loop.get(loop_id)
+        loop = asyncio.get_running_loop()
+        found = self._by_loop.get(id(loop))
         if found is None:
             engine = create_engine(self.settings.resolved_database_url())
             headers = (
@@ -144,19 +144,27 @@ class ActivityEnv:
                 if self.settings.dapr_api_token
                 else {}
             )
-            found = _LoopResources(
+            resources = _LoopResources(
                 store=RecordStore(engine, self.notifier),
                 http=_Sidecar(self.settings.dapr_http_endpoint, headers),
             )
-            self._by_loop[loop_id] = found
-        return found
+            found = self._by_loop[id(loop)] = (loop, resources)
+        return found[1]
 
     async def close(self) -> None:
-        """Close what this loop created (another loop's resources die with that loop)."""
-        mine = self._by_loop.pop(id(asyncio.get_running_loop()), None)
-        if mine is not None:
-            await mine.close()
-        self._by_loop.clear()
+        """Close every loop's resources, each on its own loop: this loop's here; a stopped
+        loop's (the workflow worker's, once the worker stopped) on that loop, run to the
+        end in a helper thread. A loop still running elsewhere, or closed, is left alone."""
+        current = asyncio.get_running_loop()
+        owned, self._by_loop = list(self._by_loop.values()), {}
+        for loop, resources in owned:
+            try:
+                if loop is current:
+                    await resources.close()
+                elif not loop.is_running() and not loop.is_closed():
+                    await asyncio.to_thread(loop.run_until_complete, resources.close())
+            except Exception:
+                _log.exception("closing the activities' connections failed")
 
 
 def _now() -> str:
