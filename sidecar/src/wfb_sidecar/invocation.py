@@ -136,11 +136,11 @@ class Invoker:
         self._client: aiohttp.ClientSession | None = None
         self._closed = False
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _session(self, app_id: str) -> aiohttp.ClientSession:
         """The client, made on first use (it belongs to the running loop). aiohttp, as it
         costs a third of httpx's CPU per request on this hot path."""
         if self._closed:
-            raise errors.direct_invoke("", "the sidecar is shutting down")
+            raise errors.direct_invoke(app_id, "the sidecar is shutting down")
         if self._client is None:
             self._client = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=500, limit_per_host=0),
@@ -204,7 +204,7 @@ class Invoker:
         retries = 0
         started = time.perf_counter()
         target_url = URL(url, encoded=True)  # the path and query pass through as they are
-        client = self._session()
+        client = self._session(app_id)
         while True:
             failure: str
             try:
