@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wfb_sidecar import errors
+from wfb_sidecar.invocation import Upstream
 from wfb_sidecar.jobs.model import JobSpec, check_name, job_json, json_to_data, parse_policy_json
 from wfb_sidecar.jobs.model import invalid as invalid_job
 from wfb_sidecar.jobs.model import scheduler_error as job_error
@@ -35,6 +36,22 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 BUFFER_LIMIT = 1024 * 1024  # request bodies up to this size are read at once when forwarded
 INVOKE_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+class _Relay(StreamingResponse):
+    """Streams the target app's answer to the caller. The upstream connection is let go
+    however the stream ends: read to its end, or the caller gone mid-stream or before the
+    first chunk (then the body's generator never ran, and its own cleanup would not)."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        super().__init__(upstream.chunks(), status_code=upstream.status)
+        self._upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._upstream.close()
 
 
 def _error(exc: errors.DaprError) -> JSONResponse:
@@ -212,15 +229,7 @@ class Api:
             finally:
                 await upstream.close()
         else:
-
-            async def relay() -> AsyncIterator[bytes]:
-                try:
-                    async for chunk in upstream.chunks():
-                        yield chunk
-                finally:  # also when the caller goes away mid-stream
-                    await upstream.close()
-
-            response = StreamingResponse(relay(), status_code=upstream.status)
+            response = _Relay(upstream)
         response.raw_headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers
         ]

@@ -341,6 +341,29 @@ class TestStreaming:
             release.set()
             assert b"".join(parts) == b"second"
 
+    def test_a_caller_leaving_mid_stream_drops_the_apps_connection(
+        self, platform: Platform
+    ) -> None:
+        ended = threading.Event()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                yield b"first;"
+                for _ in range(200):  # 10 s unless the sidecar hangs up
+                    await asyncio.sleep(0.05)
+                    yield b"."
+            finally:
+                ended.set()
+
+        async def stream(request: Request) -> Response:
+            return StreamingResponse(chunks(), media_type="text/plain")
+
+        platform.apps["target"].raw_handlers["/endless"] = stream
+        url = f"{platform.sidecar.url('caller')}/v1.0/invoke/target/method/endless"
+        with httpx.stream("GET", url, timeout=20) as response:
+            assert next(response.iter_raw()) == b"first;"
+        assert ended.wait(5), "the app kept streaming to nobody"
+
 
 class TestGrpcInvocation:
     def test_invoke_service_over_grpc(self, platform: Platform) -> None:
