@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 from collections.abc import Iterator
@@ -254,11 +255,44 @@ class TestExecuteAction:
         assert sidecar.requests[0]["integrations"] == {"openai": {"apiKey": "sk-9"}}
         assert b"sk-9" not in ciphertext
 
+    async def test_credentials_echoed_by_a_function_are_not_recorded(
+        self, env: Any, sidecar: FakeSidecar
+    ) -> None:
+        from orchestrator.records.models import RunSecret
+
+        credentials = {"stripe": {"secretKey": "sk_live_abcdef123", "account": "acct_0042xyz"}}
+        nonce, ciphertext = env.secrets.seal("run-1", credentials)
+        async with env.resources().store.sessions() as session, session.begin():
+            session.add(
+                RunSecret(
+                    instance_id="run-1",
+                    key_id=env.secrets.key_id,
+                    nonce=nonce,
+                    ciphertext=ciphertext,
+                )
+            )
+        echoed = {"sent": "Bearer sk_live_abcdef123", "who": ["acct_0042xyz"], "n": 1}
+        sidecar.replies.append((200, {"success": True, "data": echoed, "error": None}))
+        result = await act.execute_action(context(), action())
+        assert result["data"] == echoed  # the run itself gets the output as it came
+        row = await node_row(env)
+        assert row.output["data"] == {"sent": "Bearer [redacted]", "who": ["[redacted]"], "n": 1}
+
+        sidecar.replies.append(
+            (200, {"success": False, "error": "key sk_live_abcdef123 was revoked"})
+        )
+        # the workflow records the failure from this message
+        with pytest.raises(NonRetryableError, match=r"key \[redacted\] was revoked"):
+            await act.execute_action(context(2), action(nodeKey="b", nodeId="b"))
+        async with env.resources().store.sessions() as session:
+            recorded = (await session.execute(select(ExecutionEvent.data))).scalars().all()
+        assert recorded and "sk_live" not in json.dumps(recorded)
+
     async def test_unreachable_function_runner_is_retryable(
         self, env: Any, sidecar: FakeSidecar
     ) -> None:
         env.settings.dapr_http_port = free_port()
-        env._by_loop.clear()
+        await env.close()
         with pytest.raises(act.RetryableActionError, match="unreachable"):
             await act.execute_action(context(), action())
 

@@ -214,6 +214,46 @@ def _open(env: ActivityEnv, sealed: SealedSecret | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+SHORTEST_HIDDEN_CREDENTIAL = 8
+"""Credential strings shorter than this are not searched for in outputs (too many false
+hits: ``"true"``, ``"v1"``, a region)."""
+
+
+def _credential_strings(integrations: Any) -> list[str]:
+    """Every string in the run's credentials, longest first. Credentials are sealed as a
+    whole, so every value in them counts as secret, not only those under secret-looking
+    keys."""
+    found: set[str] = set()
+    stack = [integrations]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and len(value) >= SHORTEST_HIDDEN_CREDENTIAL:
+            found.add(value)
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrub(value: Any, credentials: list[str]) -> Any:
+    """``value`` with every occurrence of a credential replaced by ``[redacted]``: what
+    is recorded of a call (its output, its error) must not show a credential the function
+    echoed back, whatever key it sits under."""
+    if not credentials:
+        return value
+    if isinstance(value, str):
+        for credential in credentials:
+            if credential in value:
+                value = value.replace(credential, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, credentials) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, credentials) for v in value]
+    return value
+
+
 # --- execute_action -----------------------------------------------------------------------
 
 
@@ -266,13 +306,16 @@ async def _run_action(
         return dict(begun_action.result)
     attempt = begun_action.attempt
     integrations = _open(env, begun_action.sealed)
+    credentials = _credential_strings(integrations)
     begun = time.perf_counter()
     try:
         result = await _call_function_runner(env, res, task, attempt, integrations)
     except RetryableActionError as exc:
-        return await _attempt_failed(res, task, key, attempt, str(exc), retryable=True)
+        message = _scrub(str(exc), credentials)
+        return await _attempt_failed(res, task, key, attempt, message, retryable=True)
     except NonRetryableError as exc:
-        return await _attempt_failed(res, task, key, attempt, str(exc), retryable=False)
+        message = _scrub(str(exc), credentials)
+        return await _attempt_failed(res, task, key, attempt, message, retryable=False)
     result.setdefault("duration_ms", round((time.perf_counter() - begun) * 1000, 2))
     completed = _event(
         key,
@@ -280,7 +323,8 @@ async def _run_action(
         task.node_key,
         task.node_id,
         **{
-            "output": result,
+            # recorded without credentials; the run itself gets the output as it came
+            "output": _scrub(result, credentials),
             "attempt": attempt,
             "label": task.node_name,
             "nodeType": task.node_type,
