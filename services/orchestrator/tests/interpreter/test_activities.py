@@ -255,7 +255,7 @@ class TestExecuteAction:
         assert sidecar.requests[0]["integrations"] == {"openai": {"apiKey": "sk-9"}}
         assert b"sk-9" not in ciphertext
 
-    async def test_credentials_echoed_by_a_function_are_not_recorded(
+    async def test_credentials_a_function_echoes_are_not_recorded(
         self, env: Any, sidecar: FakeSidecar
     ) -> None:
         from orchestrator.records.models import RunSecret
@@ -278,6 +278,12 @@ class TestExecuteAction:
         row = await node_row(env)
         assert row.output["data"] == {"sent": "Bearer [redacted]", "who": ["[redacted]"], "n": 1}
 
+        # an input built from such an output is recorded without it; the call gets it whole
+        await act.execute_action(
+            context(3), action(nodeKey="c", nodeId="c", input={"auth": "Bearer sk_live_abcdef123"})
+        )
+        assert sidecar.requests[-1]["input"] == {"auth": "Bearer sk_live_abcdef123"}
+        assert (await node_row(env, "c")).input == {"auth": "Bearer [redacted]"}
         sidecar.replies.append(
             (200, {"success": False, "error": "key sk_live_abcdef123 was revoked"})
         )

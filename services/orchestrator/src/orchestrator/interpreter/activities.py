@@ -25,7 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from orchestrator.interpreter import contracts as c
-from orchestrator.records.store import Notifier, RecordStore, SealedSecret
+from orchestrator.records.store import Notifier, RecordStore, SealedSecret, scrub
 from orchestrator.secrets_box import SecretsBox
 from orchestrator.settings import Settings
 from service_kit.db import create_engine
@@ -236,24 +236,6 @@ def _credential_strings(integrations: Any) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def _scrub(value: Any, credentials: list[str]) -> Any:
-    """``value`` with every occurrence of a credential replaced by ``[redacted]``: what
-    is recorded of a call (its output, its error) must not show a credential the function
-    echoed back, whatever key it sits under."""
-    if not credentials:
-        return value
-    if isinstance(value, str):
-        for credential in credentials:
-            if credential in value:
-                value = value.replace(credential, "[redacted]")
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, credentials) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, credentials) for v in value]
-    return value
-
-
 # --- execute_action -----------------------------------------------------------------------
 
 
@@ -300,7 +282,13 @@ async def _run_action(
         },
     )
     begun_action = await res.store.begin_action(
-        task.instance_id, key, started, task.records, secrets=True
+        task.instance_id,
+        key,
+        started,
+        task.records,
+        secrets=True,
+        # an input may carry a credential too: an earlier function's output that echoed it
+        hide=lambda sealed: _credential_strings(_open(env, sealed)),
     )
     if begun_action.done:  # a redelivery of an execution that already finished
         return dict(begun_action.result)
@@ -311,10 +299,10 @@ async def _run_action(
     try:
         result = await _call_function_runner(env, res, task, attempt, integrations)
     except RetryableActionError as exc:
-        message = _scrub(str(exc), credentials)
+        message = scrub(str(exc), credentials)
         return await _attempt_failed(res, task, key, attempt, message, retryable=True)
     except NonRetryableError as exc:
-        message = _scrub(str(exc), credentials)
+        message = scrub(str(exc), credentials)
         return await _attempt_failed(res, task, key, attempt, message, retryable=False)
     result.setdefault("duration_ms", round((time.perf_counter() - begun) * 1000, 2))
     completed = _event(
@@ -324,7 +312,7 @@ async def _run_action(
         task.node_id,
         **{
             # recorded without credentials; the run itself gets the output as it came
-            "output": _scrub(result, credentials),
+            "output": scrub(result, credentials),
             "attempt": attempt,
             "label": task.node_name,
             "nodeType": task.node_type,

@@ -74,6 +74,23 @@ def redact(value: Any) -> Any:
     return value
 
 
+def scrub(value: Any, hidden: Sequence[str]) -> Any:
+    """``value`` with every occurrence of a ``hidden`` string (longest first) replaced by
+    ``[redacted]``, at any depth and under any key."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        for secret in hidden:
+            if secret in value:
+                value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, hidden) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, hidden) for v in value]
+    return value
+
+
 def sanitize(value: Any, cap: int = OUTPUT_CAP_BYTES) -> Any:
     """Redact secrets and cap the size of a recorded input or output."""
     cleaned = redact(value)
@@ -409,12 +426,15 @@ class RecordStore:
         prelude: Sequence[EventRecord] = (),
         *,
         secrets: bool = False,
+        hide: Callable[[SealedSecret | None], Sequence[str]] | None = None,
     ) -> ActionStart:
         """Everything an activity needs before its side effect, in one transaction: the
         result of an earlier delivery of the same execution (then nothing is written),
         else ``prelude`` and ``node.started`` recorded and the attempt number; and, with
-        ``secrets``, the run's sealed credentials (a sub-workflow's are its root's)."""
-        assert event.node_key is not None
+        ``secrets``, the run's sealed credentials (a sub-workflow's are its root's), of
+        which ``hide`` names the strings not to record."""
+        node_key = event.node_key
+        assert node_key is not None
         async with self._transaction() as conn:
             if execution_key is not None:
                 previous = (
@@ -423,9 +443,18 @@ class RecordStore:
                 if previous is not None:
                     return ActionStart(attempt=0, done=True, result=previous[0])
             batch = await self._lock(conn, instance_id)
+            sealed = (
+                await self._sealed(conn, instance_id, batch.run["parent_instance_id"])
+                if secrets
+                else None
+            )
+            hidden = hide(sealed) if hide is not None else ()
+            if hidden:
+                prelude = [e.model_copy(update={"data": scrub(e.data, hidden)}) for e in prelude]
+                event = event.model_copy(update={"data": scrub(event.data, hidden)})
             await self._load(conn, instance_id, batch, [*prelude, event])
             seen = await self._seen(conn, instance_id, [e.eid for e in (*prelude, event)])
-            node = batch.nodes.get(event.node_key)
+            node = batch.nodes.get(node_key)
             attempts = int(node["attempts"]) if node is not None else 0
             if event.eid in seen:
                 attempt = max(attempts, 1)
@@ -438,11 +467,6 @@ class RecordStore:
                 await self._apply(
                     conn, instance_id, batch, [e for e in (*prelude, event) if e.eid not in seen]
                 )
-            sealed = (
-                await self._sealed(conn, instance_id, batch.run["parent_instance_id"])
-                if secrets
-                else None
-            )
         self._notify(instance_id)
         return ActionStart(attempt=attempt, sealed=sealed)
 
