@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from orchestrator.interpreter import activities as act
-from orchestrator.records.models import ExecutionEvent, RunNode
+from orchestrator.records.models import ExecutionEvent, RunNode, RunSecret
 from orchestrator.records.store import Notifier
 from orchestrator.secrets_box import SecretsBox
 from orchestrator.settings import Settings
@@ -117,6 +117,18 @@ def action(**overrides: Any) -> dict[str, Any]:
         "maxAttempts": 3,
     }
     return {**base, **overrides}
+
+
+async def seal(env: act.ActivityEnv, credentials: dict[str, Any]) -> bytes:
+    """Store ``credentials`` as run-1's sealed integrations; the ciphertext."""
+    nonce, ciphertext = env.secrets.seal("run-1", credentials)
+    async with env.resources().store.sessions() as session, session.begin():
+        session.add(
+            RunSecret(
+                instance_id="run-1", key_id=env.secrets.key_id, nonce=nonce, ciphertext=ciphertext
+            )
+        )
+    return ciphertext
 
 
 async def node_row(env: act.ActivityEnv, key: str = "a") -> RunNode:
@@ -239,18 +251,7 @@ class TestExecuteAction:
     async def test_integrations_travel_encrypted_and_reach_function_runner(
         self, env: Any, sidecar: FakeSidecar
     ) -> None:
-        from orchestrator.records.models import RunSecret
-
-        nonce, ciphertext = env.secrets.seal("run-1", {"openai": {"apiKey": "sk-9"}})
-        async with env.resources().store.sessions() as session, session.begin():
-            session.add(
-                RunSecret(
-                    instance_id="run-1",
-                    key_id=env.secrets.key_id,
-                    nonce=nonce,
-                    ciphertext=ciphertext,
-                )
-            )
+        ciphertext = await seal(env, {"openai": {"apiKey": "sk-9"}})
         await act.execute_action(context(), action())
         assert sidecar.requests[0]["integrations"] == {"openai": {"apiKey": "sk-9"}}
         assert b"sk-9" not in ciphertext
@@ -258,19 +259,7 @@ class TestExecuteAction:
     async def test_credentials_a_function_echoes_are_not_recorded(
         self, env: Any, sidecar: FakeSidecar
     ) -> None:
-        from orchestrator.records.models import RunSecret
-
-        credentials = {"stripe": {"secretKey": "sk_live_abcdef123", "account": "acct_0042xyz"}}
-        nonce, ciphertext = env.secrets.seal("run-1", credentials)
-        async with env.resources().store.sessions() as session, session.begin():
-            session.add(
-                RunSecret(
-                    instance_id="run-1",
-                    key_id=env.secrets.key_id,
-                    nonce=nonce,
-                    ciphertext=ciphertext,
-                )
-            )
+        await seal(env, {"stripe": {"secretKey": "sk_live_abcdef123", "account": "acct_0042xyz"}})
         echoed = {"sent": "Bearer sk_live_abcdef123", "who": ["acct_0042xyz"], "n": 1}
         sidecar.replies.append((200, {"success": True, "data": echoed, "error": None}))
         result = await act.execute_action(context(), action())
