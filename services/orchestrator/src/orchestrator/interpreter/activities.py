@@ -94,7 +94,7 @@ class _Sidecar:
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 return _Reply(response.status, await response.read())
-        except TimeoutError:
+        except TimeoutError:  # before ClientError: aiohttp's timeouts are both
             raise
         except aiohttp.ClientError as exc:
             raise SidecarUnreachable(f"{type(exc).__name__}: {exc}") from None
@@ -281,20 +281,23 @@ async def _run_action(
             **({"compensationOf": task.compensation_of} if task.compensation_of else {}),
         },
     )
+    integrations: dict[str, Any] = {}
+    credentials: list[str] = []
+
+    def open_credentials(sealed: SealedSecret | None) -> list[str]:
+        """Decrypt the run's credentials once, inside begin_action's transaction: the
+        input it records may carry one too (an earlier function's output that echoed it)."""
+        nonlocal integrations, credentials
+        integrations = _open(env, sealed)
+        credentials = _credential_strings(integrations)
+        return credentials
+
     begun_action = await res.store.begin_action(
-        task.instance_id,
-        key,
-        started,
-        task.records,
-        secrets=True,
-        # an input may carry a credential too: an earlier function's output that echoed it
-        hide=lambda sealed: _credential_strings(_open(env, sealed)),
+        task.instance_id, key, started, task.records, secrets=True, hide=open_credentials
     )
     if begun_action.done:  # a redelivery of an execution that already finished
         return dict(begun_action.result)
     attempt = begun_action.attempt
-    integrations = _open(env, begun_action.sealed)
-    credentials = _credential_strings(integrations)
     begun = time.perf_counter()
     try:
         result = await _call_function_runner(env, res, task, attempt, integrations)
